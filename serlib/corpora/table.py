@@ -1,0 +1,125 @@
+"""The utterance table: one row per utterance, shared by every corpus."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..audio import probe_audio
+from ..errors import BadAudioError
+from .labels import LabelPreset
+
+#: Columns every corpus's table starts with, in this order.
+BASE_COLUMNS = ["utt_id", "path", "speaker", "session", "gender", "emotion", "label",
+                "label_id", "duration_s", "sample_rate", "channels"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that was left out, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class CorpusIndex:
+    """The result of indexing a corpus.
+
+    ``table`` has one row per usable utterance (columns :data:`BASE_COLUMNS`
+    and the corpus's own), ``classes`` the class names in ``label_id`` order,
+    ``problems`` the files left out with their reasons, and ``excluded`` the
+    number of labelled utterances the preset leaves out (other emotions, or
+    scripted dialogs under an improvised-only preset).
+    """
+
+    corpus: str
+    root: Path
+    preset: LabelPreset
+    table: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    excluded: int = 0
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.preset.classes
+
+    def counts(self) -> pd.DataFrame:
+        """Utterances per speaker (rows) and class (columns), with totals."""
+        counts = pd.crosstab(self.table["speaker"],
+                             pd.Categorical(self.table["label"], categories=list(self.classes)),
+                             margins=True, margins_name="total", dropna=False)
+        counts.columns.name, counts.index.name = "class", "speaker"
+        return counts
+
+    def summary(self) -> str:
+        """A printable summary: counts per speaker and class, hours, and problems."""
+        hours = self.table["duration_s"].sum() / 3600 if len(self.table) else 0.0
+        lines = [f"{self.corpus} at {self.root}, preset {self.preset.name}: "
+                 f"{len(self.table)} utterances, {hours:.2f} h "
+                 f"({self.excluded} labelled utterances outside the preset)",
+                 self.counts().to_string()]
+        if self.problems:
+            lines.append(f"{len(self.problems)} file(s) left out:")
+            lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the table as CSV (atomically) and return its path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.table.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+        return path
+
+
+def probe_rows(rows: Iterable[dict], problems: list[Problem], *, desc: str,
+               progress: bool = True) -> Iterator[dict]:
+    """Add duration, sample rate and channels to each row read from its ``path``.
+
+    Rows whose audio is missing, empty or unreadable are left out and recorded
+    in ``problems`` with the reason.
+    """
+    rows = list(rows)
+    for row in tqdm(rows, desc=desc, unit="file", disable=not progress or len(rows) < 200):
+        path = Path(row["path"])
+        if not path.exists():
+            problems.append(Problem(str(path), "labelled, but the wav file is missing"))
+            continue
+        try:
+            info = probe_audio(path)
+        except BadAudioError as e:
+            problems.append(Problem(str(path), e.reason))
+            continue
+        yield {**row, "duration_s": round(info.duration_s, 4),
+               "sample_rate": info.sample_rate, "channels": info.channels}
+
+
+def make_table(rows: list[dict], extra_columns: list[str]) -> pd.DataFrame:
+    """Build the table with :data:`BASE_COLUMNS` first, sorted by utterance id."""
+    columns = BASE_COLUMNS + extra_columns
+    table = pd.DataFrame(rows, columns=columns)
+    table = table.sort_values("utt_id", kind="stable").reset_index(drop=True)
+    return table.astype({"session": int, "label_id": int, "sample_rate": int, "channels": int})
+
+
+def list_dir(path: Path, limit: int = 8) -> str:
+    """A short description of what a folder holds, for layout errors."""
+    if not path.exists():
+        return "the folder does not exist"
+    if not path.is_dir():
+        return "a file, not a folder"
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+    if not names:
+        return "an empty folder"
+    more = f", ... ({len(names)} entries)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
