@@ -35,6 +35,9 @@ def download(url: str, dest: str | os.PathLike, *, progress: bool = True,
                 while chunk := response.read(1 << 16):
                     f.write(chunk)
                     bar.update(len(chunk))
+    except urllib.error.HTTPError as e:
+        part.unlink(missing_ok=True)
+        raise SerlibError(f"could not download {url}: HTTP {e.code} {e.reason}") from None
     except (urllib.error.URLError, OSError) as e:
         part.unlink(missing_ok=True)
         raise SerlibError(f"could not download {url}: {getattr(e, 'reason', e)}") from None

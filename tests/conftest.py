@@ -1,0 +1,73 @@
+"""Small corpus trees made on the fly, with the quirks of the real ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def write_wav(path: Path, seconds: float = 0.5, sr: int = 16000, channels: int = 1,
+              subtype: str = "PCM_16") -> Path:
+    """A short tone, so that every file is valid audio of a known duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.3 * np.sin(2 * np.pi * 220 * t)
+    sf.write(path, np.stack([x] * channels, axis=1) if channels > 1 else x, sr, subtype=subtype)
+    return path
+
+
+def summary_line(utt: str, emo: str, start: float = 1.0, vad=(2.5, 3.0, 3.5)) -> str:
+    v, a, d = vad
+    return f"[{start:.4f} - {start + 2:.4f}]\t{utt}\t{emo}\t[{v:.4f}, {a:.4f}, {d:.4f}]"
+
+
+# dialog -> [(utt_id, code)]; the quirks: split improvisations, scripts with parts,
+# a speaker whose gender differs from the dialog's letter.
+IEMOCAP_TURNS = {
+    (1, "Ses01F_impro01"): [("Ses01F_impro01_F000", "neu"), ("Ses01F_impro01_M000", "ang"),
+                            ("Ses01F_impro01_F001", "exc"), ("Ses01F_impro01_M001", "xxx")],
+    (1, "Ses01F_script01_1"): [("Ses01F_script01_1_F000", "sad"),
+                               ("Ses01F_script01_1_M000", "hap")],
+    (3, "Ses03M_impro05b"): [("Ses03M_impro05b_F002", "hap"), ("Ses03M_impro05b_M001", "sad")],
+    (3, "Ses03M_script02_2"): [("Ses03M_script02_2_F000", "exc"),
+                               ("Ses03M_script02_2_M010", "fru")],
+}
+
+
+@pytest.fixture
+def iemocap_root(tmp_path: Path) -> Path:
+    """An IEMOCAP_full_release tree with evaluator lines, Categorical/ and macOS litter."""
+    root = tmp_path / "IEMOCAP_full_release"
+    for (session, dialog), turns in IEMOCAP_TURNS.items():
+        ses = root / f"Session{session}"
+        evald = ses / "dialog" / "EmoEvaluation"
+        lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+        for k, (utt, emo) in enumerate(turns):
+            lines += [summary_line(utt, emo, start=1.0 + 3 * k), "C-E1:\tAnger;\t()",
+                      "A-E1:\tval 3; act 2; dom  2;\t()", ""]
+            write_wav(ses / "sentences" / "wav" / dialog / f"{utt}.wav", seconds=0.5 + 0.25 * k)
+        evald.mkdir(parents=True, exist_ok=True)
+        (evald / f"{dialog}.txt").write_text("\n".join(lines) + "\n")
+        # A Categorical/ file whose lines would parse badly if it were read.
+        (evald / "Categorical").mkdir(exist_ok=True)
+        (evald / "Categorical" / f"{dialog}_e1_cat.txt").write_text(
+            summary_line(f"{dialog}_F999", "ang") + "\n")
+        (evald / f"._{dialog}.txt").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+        (ses / "sentences" / "wav" / dialog / f"._{turns[0][0]}.wav").write_bytes(b"\x00\x05")
+    return root
+
+
+EMODB_FILES = ["03a01Fa.wav", "03a01Wa.wav", "08b02Tb.wav", "10a04Nc.wav", "16b10Lb.wav",
+               "13a05Ea.wav", "14a07Aa.wav", "15b03Wa.wav"]
+
+
+@pytest.fixture
+def emodb_root(tmp_path: Path) -> Path:
+    """emoDB as its zip unpacks: a wav/ folder of named files (fewer than 535)."""
+    root = tmp_path / "emodb"
+    for k, name in enumerate(EMODB_FILES):
+        write_wav(root / "wav" / name, seconds=0.4 + 0.1 * k)
+    return root

@@ -1,0 +1,63 @@
+"""The command line: commands, outputs, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from serlib.cli import main
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "serlib", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_synth_then_index(tmp_path, capsys):
+    assert main(["synth", "--layout", "iemocap", "--out", str(tmp_path / "c"),
+                 "--utterances", "40", "--seed", "2", "--jobs", "1"]) == 0
+    assert main(["index", "--corpus", "iemocap", "--root", str(tmp_path / "c"),
+                 "--preset", "full-4", "--out", str(tmp_path / "t.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "preset full-4" in out and "speaker" in out and "total" in out
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert {"utt_id", "path", "speaker", "emotion", "label", "duration_s"} <= set(table.columns)
+    assert set(table["label"]) <= {"anger", "sadness", "happiness", "neutral"}
+
+
+def test_wrong_root_exits_2_without_traceback(tmp_path):
+    r = run("index", "--corpus", "iemocap", "--root", str(tmp_path), "--out",
+            str(tmp_path / "t.csv"))
+    assert r.returncode == 2
+    assert "does not look like the root folder of IEMOCAP" in r.stderr
+    assert "expected: SessionN" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["index", "--corpus", "iemocap", "--root", ".", "--preset", "nope", "--out", "x.csv"],
+     "unknown preset"),
+    (["synth", "--out", "x", "--utterances", "0"], "at least 1"),
+    (["index", "--corpus", "timit", "--root", ".", "--out", "x.csv"], "invalid choice"),
+])
+def test_bad_arguments_are_explained(tmp_path, args, message):
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_runs_on_a_small_synthetic_corpus(tmp_path):
+    r = run("demo", "--data", str(tmp_path / "data"), "--utterances", "60")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "data" / "demo" / "utterances.csv").exists()
+    assert "utterance table" in r.stdout and "preset improvised-4" in r.stdout
+    again = run("demo", "--data", str(tmp_path / "data"), "--utterances", "60")
+    assert again.returncode == 0 and again.stdout == r.stdout  # the corpus is reused
+
+
+def test_demo_uses_iemocap_dir(tmp_path, iemocap_root, monkeypatch, capsys):
+    monkeypatch.setenv("IEMOCAP_DIR", str(iemocap_root))
+    assert main(["demo", "--data", str(tmp_path / "d")]) == 0
+    assert f"corpus: iemocap at {iemocap_root}" in capsys.readouterr().out
+    assert not (tmp_path / "d" / "synth-iemocap").exists()
