@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from .errors import BadAudioError
@@ -56,3 +57,33 @@ def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     # libsndfile repeats the path in its message; the caller already names the file.
     return text.splitlines()[-1].split(": ", 1)[-1] if text else type(error).__name__
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int = 16_000,
+               min_samples: int = 1) -> np.ndarray:
+    """Load a file as mono float32 samples ``(S,)`` at ``sample_rate``.
+
+    Stereo is mixed down and other rates are resampled with librosa. Raises
+    :class:`BadAudioError` naming the file when it cannot be read, holds NaN or
+    infinite samples, is silent, or is shorter than ``min_samples`` after
+    resampling (one analysis frame, for feature extraction).
+    """
+    import librosa
+
+    path = Path(path)
+    probe_audio(path)
+    try:
+        y, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise BadAudioError(path, f"not a readable audio file ({_first_line(e)})") from None
+    y = y.mean(axis=1)
+    if not np.isfinite(y).all():
+        raise BadAudioError(path, "contains NaN or infinite samples")
+    if not np.any(y):
+        raise BadAudioError(path, "is silent (every sample is zero)")
+    if sr != sample_rate:
+        y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate).astype(np.float32)
+    if len(y) < min_samples:
+        raise BadAudioError(path, f"too short: {1000 * len(y) / sample_rate:.0f} ms, less than "
+                                  f"one {1000 * min_samples / sample_rate:.0f} ms frame")
+    return y

@@ -70,6 +70,75 @@ def _run_download(args: argparse.Namespace) -> None:
     download_emodb(args.out, args.url)
 
 
+def _flag(p: argparse.ArgumentParser, name: str, **kwargs) -> None:
+    """An option spelled both as the seed did (``--segment_size``) and in kebab-case."""
+    spellings = dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"])
+    p.add_argument(*spellings, dest=name, **kwargs)
+
+
+def _add_extract(sub: argparse._SubParsersAction) -> None:
+    from .features import FEATURE_TYPES, FeatureConfig
+
+    d = FeatureConfig()
+    p = sub.add_parser("extract", help="extract segmented spectrogram features into a store")
+    p.add_argument("--corpus", choices=["iemocap", "emodb"], required=True)
+    p.add_argument("--root", type=Path, required=True, help="the corpus's root folder")
+    p.add_argument("--preset", default=None, help="label preset (see 'serlib index')")
+    _flag(p, "improvised_only", action="store_true", default=None)
+    p.add_argument("--features", choices=list(FEATURE_TYPES), default=d.features)
+    _flag(p, "segment_size", type=int, default=d.segment_size, help="frames per segment")
+    p.add_argument("--nfreq", type=int, default=d.nfreq, help="linear bins kept")
+    p.add_argument("--nmel", type=int, default=d.nmel, help="mel bands")
+    _flag(p, "n_fft", type=int, default=d.n_fft)
+    _flag(p, "win_length", type=int, default=d.win_length, help="samples (640 = 40 ms)")
+    _flag(p, "hop_length", type=int, default=d.hop_length, help="samples (160 = 10 ms)")
+    p.add_argument("--preemphasis", type=float, default=d.preemphasis, help="0 to switch off")
+    _flag(p, "top_db", type=float, default=d.top_db, help="dB range below the maximum")
+    _flag(p, "delta_width", type=int, default=d.delta_width)
+    p.add_argument("--pad", choices=["floor", "zero"], default=d.pad,
+                   help="pad short utterances with the dB floor, or with 0 as the seed did")
+    p.add_argument("--dtype", choices=["float16", "float32"], default=d.dtype)
+    p.add_argument("--mixnoise", type=int, nargs="?", const=1, default=0,
+                   help="store K noisy/reverberant copies of every segment (default K=1)")
+    p.add_argument("--noise", default=d.noise.noise,
+                   help="builtin, white, pink, brown, babble, or a folder of noise recordings")
+    p.add_argument("--snr", default="0,20", help="SNR range in dB for --mixnoise, 'low,high'")
+    _flag(p, "nrev_snr", type=float, default=d.nrev_snr_db,
+          help="SNR in dB of lognrevspec's noise channel")
+    p.add_argument("--reverb", default=d.noise.reverb,
+                   help="room (simulated), none, or a folder of impulse responses")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--out", type=Path, required=True, help="the store (a folder) to write")
+    p.set_defaults(run=_run_extract)
+
+
+def _run_extract(args: argparse.Namespace) -> None:
+    from .augment import NoiseConfig
+    from .corpora import index_corpus
+    from .extract import extract_features, summarize
+    from .features import FeatureConfig
+
+    try:
+        lo, hi = (float(v) for v in args.snr.split(","))
+    except ValueError:
+        raise SerlibError(f"--snr {args.snr!r}: give a range in dB as low,high, e.g. 0,20") \
+            from None
+    config = FeatureConfig(
+        features=args.features, segment_size=args.segment_size, nfreq=args.nfreq,
+        nmel=args.nmel, n_fft=args.n_fft, win_length=args.win_length,
+        hop_length=args.hop_length, preemphasis=args.preemphasis, top_db=args.top_db,
+        delta_width=args.delta_width, pad=args.pad, dtype=args.dtype, mixnoise=args.mixnoise,
+        nrev_snr_db=args.nrev_snr, noise=NoiseConfig(args.noise, (lo, hi), args.reverb),
+        seed=args.seed)
+    index = index_corpus(args.corpus, args.root, args.preset,
+                         improvised_only=args.improvised_only)
+    for problem in index.problems:
+        print(f"left out: {problem}")
+    out = extract_features(index, config, args.out, jobs=args.jobs)
+    print(summarize(out))
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on the synthetic corpus (or IEMOCAP_DIR)")
     p.add_argument("--data", type=Path, default=Path("data"), help="folder for generated data")
@@ -89,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serlib", description="Speech emotion recognition with pre-trained image classifiers")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_synth, _add_index, _add_download, _add_demo):
+    for add in (_add_synth, _add_index, _add_download, _add_extract, _add_demo):
         add(sub)
     return parser
 

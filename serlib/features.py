@@ -1,0 +1,197 @@
+"""Spectrogram features: a waveform in, segments ``(N, C, F, T)`` out.
+
+The five feature types of the seed (``logspec``, ``logmelspec``,
+``logmeldeltaspec``, ``lognrevspec``, ``logdeltaspec``) are computed with
+librosa from one pre-emphasised STFT: Hamming window of 40 ms, hop 10 ms,
+n_fft 800 at 16 kHz; the lowest 200 bins (0-4 kHz) for the linear
+spectrograms, 128 mel bands; decibels relative to the utterance's maximum with
+an 80 dB range; deltas of width 5 with edge mode ``nearest``.
+
+Each utterance's ``(C, F, T)`` spectrogram is cut into segments of
+``segment_size`` frames. The last segment ends at the end of the utterance
+(overlapping the one before), and an utterance shorter than one segment is
+padded. The seed padded with 0, which on a scale whose maximum is 0 dB is the
+*loudest* possible value; serlib pads with the floor (-80 dB, and 0 for delta
+channels, the delta of a constant) unless ``pad="zero"`` asks for the seed's
+behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+import librosa
+import numpy as np
+
+from .augment import NoiseConfig, Perturber
+from .errors import SerlibError
+
+#: Feature label -> number of channels.
+FEATURE_TYPES: dict[str, int] = {"logspec": 1, "logmelspec": 1, "logmeldeltaspec": 3,
+                                 "lognrevspec": 3, "logdeltaspec": 3}
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Every parameter of feature extraction; stored with every feature store."""
+
+    features: str = "logspec"
+    sample_rate: int = 16_000
+    preemphasis: float = 0.97
+    win_length: int = 640          # 40 ms at 16 kHz
+    hop_length: int = 160          # 10 ms
+    n_fft: int = 800
+    nfreq: int = 200               # lowest bins kept by the linear spectrograms (0-4 kHz)
+    nmel: int = 128
+    top_db: float = 80.0
+    delta_width: int = 5
+    segment_size: int = 300        # frames: 3 s
+    pad: str = "floor"             # or "zero", the seed's
+    dtype: str = "float16"         # of the stored segments
+    mixnoise: int = 0              # perturbed copies stored beside the clean segments
+    nrev_snr_db: float = 10.0      # SNR of lognrevspec's white-noise channel
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.features not in FEATURE_TYPES:
+            raise SerlibError(f"unknown features {self.features!r}; choose one of "
+                              f"{list(FEATURE_TYPES)}")
+        if self.pad not in ("floor", "zero"):
+            raise SerlibError(f"pad must be 'floor' or 'zero', not {self.pad!r}")
+        if self.dtype not in ("float16", "float32"):
+            raise SerlibError(f"dtype must be float16 or float32, not {self.dtype!r}")
+        for name in ("segment_size", "nfreq", "nmel", "n_fft", "hop_length", "win_length"):
+            if getattr(self, name) < 1:
+                raise SerlibError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.win_length > self.n_fft:
+            raise SerlibError(f"win_length {self.win_length} is longer than n_fft {self.n_fft}")
+        if self.nfreq > self.n_fft // 2 + 1:
+            raise SerlibError(f"nfreq {self.nfreq} is more than the {self.n_fft // 2 + 1} "
+                              f"bins of an {self.n_fft}-point FFT")
+        if self.mixnoise < 0:
+            raise SerlibError(f"mixnoise must be 0 or more, not {self.mixnoise}")
+
+    @property
+    def channels(self) -> int:
+        """C, the number of channels of a segment."""
+        return FEATURE_TYPES[self.features]
+
+    @property
+    def freq_bins(self) -> int:
+        """F, the number of frequency (or mel) bins of a segment."""
+        return self.nmel if "mel" in self.features else self.nfreq
+
+    def pad_values(self) -> np.ndarray:
+        """The padding value of each channel ``(C,)``: the floor for dB, 0 for deltas."""
+        if self.pad == "zero":
+            return np.zeros(self.channels, dtype=np.float32)
+        floor = -float(self.top_db)
+        if "delta" in self.features:
+            return np.array([floor, 0.0, 0.0], dtype=np.float32)
+        return np.full(self.channels, floor, dtype=np.float32)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error."""
+        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        if set(data) - known:
+            raise SerlibError(f"unknown feature parameters {sorted(set(data) - known)}")
+        if isinstance(data.get("noise"), dict):
+            noise = dict(data["noise"])
+            noise["snr_db"] = tuple(noise.get("snr_db", NoiseConfig.snr_db))
+            data["noise"] = NoiseConfig(**noise)
+        return cls(**data)
+
+
+def power_spectrogram(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Pre-emphasis, then ``|STFT|^2`` with a Hamming window: ``(n_fft // 2 + 1, T)``."""
+    y = librosa.effects.preemphasis(y, coef=config.preemphasis) if config.preemphasis else y
+    spec = librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length,
+                        win_length=config.win_length, window="hamming")
+    return np.abs(spec) ** 2
+
+
+def log_spectrogram(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """dB of the lowest ``nfreq`` bins relative to their maximum: ``(nfreq, T)``."""
+    return librosa.power_to_db(power[: config.nfreq], ref=np.max, top_db=config.top_db)
+
+
+def log_mel_spectrogram(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """dB of the mel spectrogram relative to its maximum: ``(nmel, T)``."""
+    mel = librosa.feature.melspectrogram(S=power, sr=config.sample_rate, n_fft=config.n_fft,
+                                         n_mels=config.nmel)
+    return librosa.power_to_db(mel, ref=np.max, top_db=config.top_db)
+
+
+def with_deltas(x: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """``x`` with its delta and delta-delta: ``(F, T)`` -> ``(3, F, T)``."""
+    width = config.delta_width
+    if x.shape[-1] < width:  # librosa needs width frames; so short a file has no dynamics
+        return np.stack([x, np.zeros_like(x), np.zeros_like(x)])
+    return np.stack([x, librosa.feature.delta(x, width=width, order=1, mode="nearest"),
+                     librosa.feature.delta(x, width=width, order=2, mode="nearest")])
+
+
+def compute_features(y: np.ndarray, config: FeatureConfig,
+                     rng: np.random.Generator | None = None,
+                     perturber: Perturber | None = None) -> np.ndarray:
+    """The feature of a waveform ``(S,)`` at ``config.sample_rate``: ``(C, F, T)`` float32.
+
+    ``lognrevspec`` draws its noise and room from ``rng`` with ``perturber``.
+    """
+    kind = config.features
+    if kind == "lognrevspec":
+        rng = rng if rng is not None else np.random.default_rng(config.seed)
+        perturber = perturber or Perturber(config.noise, config.sample_rate, config.seed)
+        versions = [y, perturber.noisy(y, rng, "white", config.nrev_snr_db),
+                    perturber.reverberant(y, rng)]
+        out = np.stack([log_spectrogram(power_spectrogram(v, config), config) for v in versions])
+    else:
+        power = power_spectrogram(y, config)
+        base = log_mel_spectrogram(power, config) if "mel" in kind else \
+            log_spectrogram(power, config)
+        out = with_deltas(base, config) if "delta" in kind else base[None]
+    return out.astype(np.float32)
+
+
+def num_segments(frames: int, segment_size: int) -> int:
+    """``ceil(frames / segment_size)``, and at least one."""
+    return max(1, -(-frames // segment_size))
+
+
+def segment(x: np.ndarray, segment_size: int, pad_values: np.ndarray) -> np.ndarray:
+    """Cut ``(C, F, T)`` into ``(N, C, F, segment_size)``.
+
+    Segments start every ``segment_size`` frames and the last one ends at the
+    last frame, overlapping the one before; a spectrogram shorter than one
+    segment is padded at the end with ``pad_values`` ``(C,)``.
+    """
+    c, f, t = x.shape
+    if t <= segment_size:
+        out = np.empty((1, c, f, segment_size), dtype=x.dtype)
+        out[:] = np.asarray(pad_values, dtype=x.dtype)[None, :, None, None]
+        out[0, :, :, :t] = x
+        return out
+    n = num_segments(t, segment_size)
+    starts = [i * segment_size for i in range(n - 1)] + [t - segment_size]
+    return np.stack([x[:, :, s:s + segment_size] for s in starts])
+
+
+def load_features(path, *, mmap: bool = True):
+    """Load a feature store: the seed's ``{speaker: (segments (N, C, F, T), utt_labels (U,),
+    seg_labels (N,), num_segs (U,))}`` as a :class:`serlib.store.FeatureStore`.
+
+    Arrays are memory-mapped (``mmap=False`` reads them into memory) and never
+    unpickled; ``store.noisy[speaker]`` holds the ``--mixnoise`` copies
+    ``(K, N, C, F, T)``, ``store.config`` every extraction parameter.
+    """
+    from .store import load_store
+
+    return load_store(path, mmap=mmap)

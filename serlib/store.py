@@ -1,0 +1,160 @@
+"""The feature store: the seed's ``{speaker: (segments, utt_labels, seg_labels, num_segs)}``
+dict, kept on disk as plain ``.npy`` files (no pickle) that are memory-mapped on load.
+
+A store is a folder::
+
+    meta.json         format, version, extraction config, corpus, classes, speakers, problems
+    segments.npy      (N, C, F, T) float16 or float32, every speaker's segments in a row
+    noisy.npy         (K, N, C, F, T), the --mixnoise copies, aligned with segments (optional)
+    seg_labels.npy    (N,) int64
+    utt_labels.npy    (U,) int64
+    num_segs.npy      (U,) int64, segments per utterance
+    utt_ids.npy       (U,) unicode
+    utt_speakers.npy  (U,) unicode
+
+Utterances are sorted by speaker, so one speaker's segments are one slice of
+``segments.npy`` and loading a speaker copies nothing. Every file loads with
+``numpy.load(..., allow_pickle=False)``. The folder is written under a temporary
+name and renamed when complete, so an interrupted write never leaves a folder
+that loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .errors import SerlibError
+from .features import FeatureConfig
+
+FORMAT, VERSION = "serlib-features", 1
+ARRAYS = ("segments", "seg_labels", "utt_labels", "num_segs", "utt_ids", "utt_speakers")
+
+
+class SpeakerFeatures(NamedTuple):
+    """One speaker's data, in the seed's tuple order."""
+
+    segments: np.ndarray     # (N, C, F, T)
+    utt_labels: np.ndarray   # (U,)
+    seg_labels: np.ndarray   # (N,)
+    num_segs: np.ndarray     # (U,)
+
+
+class FeatureStore(Mapping[str, SpeakerFeatures]):
+    """A loaded store: ``store[speaker]`` is the seed's tuple for that speaker.
+
+    Also holds ``config`` (:class:`FeatureConfig`), ``classes``, ``meta`` (the
+    whole ``meta.json``), ``utt_ids[speaker]`` and ``noisy[speaker]``
+    ``(K, N, C, F, T)`` when the store has ``--mixnoise`` copies.
+    """
+
+    def __init__(self, path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        self.path, self.meta = path, meta
+        self.config = FeatureConfig.from_dict(meta["config"])
+        self.classes: tuple[str, ...] = tuple(meta["classes"])
+        self._data: dict[str, SpeakerFeatures] = {}
+        self.utt_ids: dict[str, np.ndarray] = {}
+        self.noisy: dict[str, np.ndarray] = {}
+        seg_end = np.cumsum(arrays["num_segs"])
+        for spk, (u0, u1) in meta["speakers"].items():
+            s0 = int(seg_end[u0 - 1]) if u0 else 0
+            s1 = int(seg_end[u1 - 1]) if u1 else 0
+            self._data[spk] = SpeakerFeatures(arrays["segments"][s0:s1],
+                                              arrays["utt_labels"][u0:u1],
+                                              arrays["seg_labels"][s0:s1],
+                                              arrays["num_segs"][u0:u1])
+            self.utt_ids[spk] = arrays["utt_ids"][u0:u1]
+            if "noisy" in arrays:
+                self.noisy[spk] = arrays["noisy"][:, s0:s1]
+
+    def __getitem__(self, speaker: str) -> SpeakerFeatures:
+        try:
+            return self._data[speaker]
+        except KeyError:
+            raise KeyError(f"no speaker {speaker!r} in {self.path}; "
+                           f"speakers: {sorted(self._data)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def counts(self) -> pd.DataFrame:
+        """Segments per speaker (rows) and class (columns), with totals: what the seed printed."""
+        rows = {spk: np.bincount(d.seg_labels, minlength=len(self.classes))
+                for spk, d in self._data.items()}
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=list(self.classes))
+        table.loc["total"] = table.sum()
+        table["total"] = table.sum(axis=1)
+        table.index.name, table.columns.name = "speaker", "class"
+        return table
+
+    def __repr__(self) -> str:
+        shape = self.meta["shape"]
+        return (f"FeatureStore({str(self.path)!r}, {self.config.features}, "
+                f"{len(self)} speakers, segments {tuple(shape)})")
+
+
+def load_store(path: str | os.PathLike, *, mmap: bool = True) -> FeatureStore:
+    """Load a feature store, memory-mapped unless ``mmap=False``; never unpickles.
+
+    Raises :class:`SerlibError` naming the path when it is not a complete
+    store, or when a file in it is not a plain numpy array.
+    """
+    path = Path(path)
+    meta_path = path / "meta.json"
+    if not meta_path.is_file():
+        partial = path.with_name(path.name + ".partial")
+        hint = " (an extraction into it was interrupted; run it again to resume)" \
+            if partial.exists() else ""
+        raise SerlibError(f"{path} is not a serlib feature store: no meta.json{hint}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as e:
+        raise SerlibError(f"{meta_path}: not readable JSON ({e})") from None
+    if meta.get("format") != FORMAT or not meta.get("complete"):
+        raise SerlibError(f"{path} is not a complete serlib feature store")
+    if meta.get("version", 0) > VERSION:
+        raise SerlibError(f"{path} was written by a newer serlib (format {meta['version']})")
+    names = ARRAYS + (("noisy",) if meta["config"].get("mixnoise") else ())
+    arrays = {}
+    for name in names:
+        file = path / f"{name}.npy"
+        try:
+            arrays[name] = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except ValueError as e:  # object arrays: a pickle payload, refused
+            raise SerlibError(f"{file}: refused, not a plain numpy array ({e})") from None
+        except OSError as e:
+            raise SerlibError(f"{file}: cannot be read ({e})") from None
+    if arrays["segments"].shape[0] != int(arrays["num_segs"].sum()) or \
+            list(arrays["segments"].shape) != meta["shape"]:
+        raise SerlibError(f"{path}: segments.npy does not match meta.json; the store is damaged")
+    return FeatureStore(path, arrays, meta)
+
+
+def write_store_atomically(out: Path, fill) -> Path:
+    """Write a store into a temporary folder with ``fill(tmp)``, then rename it to ``out``.
+
+    An existing store at ``out`` is replaced only once the new one is complete.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.writing")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    fill(tmp)
+    old = out.with_name(f".{out.name}.old")
+    if out.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+    return out
