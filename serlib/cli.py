@@ -131,6 +131,7 @@ def _run_extract(args: argparse.Namespace) -> None:
         delta_width=args.delta_width, pad=args.pad, dtype=args.dtype, mixnoise=args.mixnoise,
         nrev_snr_db=args.nrev_snr, noise=NoiseConfig(args.noise, (lo, hi), args.reverb),
         seed=args.seed)
+    config.noise.check()  # argument errors first, before a long scan of the corpus
     index = index_corpus(args.corpus, args.root, args.preset,
                          improvised_only=args.improvised_only)
     for problem in index.problems:

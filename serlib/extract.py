@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 from tqdm.auto import tqdm
 
 from .audio import load_audio
 from .augment import Perturber
 from .corpora import CorpusIndex
 from .errors import BadAudioError, SerlibError
-from .features import FeatureConfig, compute_features, segment
+from .features import FeatureConfig, compute_features, num_segments, segment
 from .store import FORMAT, VERSION, load_store, write_store_atomically
 
 
@@ -44,29 +47,66 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
         raise SerlibError(f"{index.root}: no utterance to extract under preset "
                           f"{index.preset.name}")
     config.noise.check()
-    job = {"config": config.to_dict(), "utterances": _fingerprint(table)}
+    expected = np.array([_expected_segments(p, config) for p in table["path"]], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(expected)])
+    job = {"config": config.to_dict(), "utterances": _fingerprint(table),
+           "segments": int(offsets[-1])}
     partial = out.with_name(out.name + ".partial")
-    _prepare_partial(partial, job)
-    batches = [table.iloc[i:i + batch_size] for i in range(0, len(table), batch_size)]
+    _prepare_partial(partial, job, config)
+    batches = [range(i, min(i + batch_size, len(table))) for i in range(0, len(table), batch_size)]
     todo = [k for k in range(len(batches)) if not _chunk(partial, k).exists()]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     bar = tqdm(total=len(table), unit="utt", desc=f"extract {config.features}",
                disable=not progress)
-    bar.update(sum(len(batches[k]) for k in range(len(batches)) if k not in set(todo)))
-    tasks = [(k, batches[k][["path"]].assign(row=batches[k].index), config, partial)
-             for k in todo]
+    bar.update(len(table) - sum(len(batches[k]) for k in todo))
+    tasks = [(k, [(table.at[r, "path"], r, int(offsets[r]), int(expected[r]))
+                  for r in batches[k]], config, partial) for k in todo]
+    _warm_up(config)
     if workers == 1:
         for task in tasks:
-            _extract_batch(task)
-            bar.update(len(task[1]))
+            bar.update(_extract_batch(task)[1])
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_fork_context()) as pool:
             for _, n in pool.map(_extract_batch, tasks):
                 bar.update(n)
     bar.close()
-    _assemble(out, partial, len(batches), table, index, config)
+    _assemble(out, partial, len(batches), table, offsets, index, config)
     shutil.rmtree(partial, ignore_errors=True)
     return out
+
+
+def _expected_segments(path: str, config: FeatureConfig) -> int:
+    """Segments an utterance will give, from its header: samples after resampling (librosa
+    gives ``ceil(n * target / rate)``), frames of a centred STFT, then segments."""
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError):
+        return 0  # the worker reports why
+    samples = -(-info.frames * config.sample_rate // info.samplerate)
+    return num_segments(1 + samples // config.hop_length, config.segment_size)
+
+
+def _warm_up(config: FeatureConfig) -> None:
+    """Run the feature code once on a short noise before forking workers.
+
+    The first call loads librosa's lazy modules and sets up its FFT (about a
+    second); done once here, every forked worker starts warm.
+    """
+    y = np.random.default_rng(0).normal(0, 0.1, config.win_length * 4).astype(np.float32)
+    compute_features(y, config, np.random.default_rng(0), _perturber(config))
+
+
+def _perturber(config: FeatureConfig) -> Perturber | None:
+    if config.features == "lognrevspec" or config.mixnoise:
+        return Perturber(config.noise, config.sample_rate, config.seed)
+    return None
+
+
+def _fork_context():
+    """Fork on Linux (workers inherit the warm-up); the platform's default elsewhere."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return None
 
 
 def _fingerprint(table: pd.DataFrame) -> str:
@@ -75,32 +115,44 @@ def _fingerprint(table: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _prepare_partial(partial: Path, job: dict) -> None:
+def _shape(config: FeatureConfig, n: int) -> tuple[int, int, int, int]:
+    return (n, config.channels, config.freq_bins, config.segment_size)
+
+
+def _prepare_partial(partial: Path, job: dict, config: FeatureConfig) -> None:
+    """Resume the same job, or start afresh with preallocated (sparse) arrays."""
     job_file = partial / "job.json"
     if job_file.exists():
         try:
             if json.loads(job_file.read_text()) == job:
-                return  # resume
+                return
         except ValueError:
             pass
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    shape, dtype = _shape(config, job["segments"]), np.dtype(config.dtype)
+    # Sparse files: disk is used only as workers fill them.
+    np.lib.format.open_memmap(partial / "segments.npy", "w+", dtype, shape).flush()
+    if config.mixnoise:
+        np.lib.format.open_memmap(partial / "noisy.npy", "w+", dtype,
+                                  (config.mixnoise, *shape)).flush()
     job_file.write_text(json.dumps(job))
 
 
 def _chunk(partial: Path, k: int) -> Path:
-    return partial / f"chunk-{k:06d}.npz"
+    """A batch's record (kept rows, problems), written last: a batch without it is redone."""
+    return partial / f"chunk-{k:06d}.json"
 
 
-def _extract_batch(task: tuple[int, pd.DataFrame, FeatureConfig, Path]) -> tuple[int, int]:
-    """Worker: features of one batch into one chunk file (written atomically)."""
+def _extract_batch(task: tuple[int, list, FeatureConfig, Path]) -> tuple[int, int]:
+    """Worker: features of one batch, written in place into the preallocated arrays."""
     k, rows, config, partial = task
-    dtype = np.dtype(config.dtype)
-    pad = config.pad_values()
-    perturber = Perturber(config.noise, config.sample_rate, config.seed) \
-        if config.features == "lognrevspec" or config.mixnoise else None
-    kept, num_segs, segs, noisy, problems = [], [], [], [], []
-    for path, row in zip(rows["path"], rows["row"], strict=True):
+    pad, perturber = config.pad_values(), _perturber(config)
+    segments = np.load(partial / "segments.npy", mmap_mode="r+", allow_pickle=False)
+    noisy = np.load(partial / "noisy.npy", mmap_mode="r+", allow_pickle=False) \
+        if config.mixnoise else None
+    kept, problems = [], []
+    for path, row, offset, expected in rows:
         try:
             y = load_audio(path, config.sample_rate, min_samples=config.win_length)
         except BadAudioError as e:
@@ -109,82 +161,68 @@ def _extract_batch(task: tuple[int, pd.DataFrame, FeatureConfig, Path]) -> tuple
         # One generator per utterance, from the seed and its row: reruns and resumes agree.
         rng = np.random.default_rng([config.seed, int(row)])
         x = segment(compute_features(y, config, rng, perturber), config.segment_size, pad)
-        copies = [segment(compute_features(perturber.perturb(y, rng), config, rng, perturber),
-                          config.segment_size, pad) for _ in range(config.mixnoise)]
+        if len(x) != expected:
+            raise RuntimeError(f"{path}: {len(x)} segments, {expected} expected from its header")
+        segments[offset:offset + expected] = x  # cast to the store's dtype on assignment
+        for c in range(config.mixnoise):
+            copy = compute_features(perturber.perturb(y, rng), config, rng, perturber)
+            noisy[c, offset:offset + expected] = segment(copy, config.segment_size, pad)
         kept.append(int(row))
-        num_segs.append(len(x))
-        segs.append(x.astype(dtype))
-        if copies:
-            noisy.append(np.stack(copies).astype(dtype))
-    shape = (0, config.channels, config.freq_bins, config.segment_size)
-    arrays = {"rows": np.array(kept, dtype=np.int64),
-              "num_segs": np.array(num_segs, dtype=np.int64),
-              "segments": np.concatenate(segs) if segs else np.zeros(shape, dtype),
-              "problems": np.array(json.dumps(problems))}
-    if config.mixnoise:
-        arrays["noisy"] = np.concatenate(noisy, axis=1) if noisy else \
-            np.zeros((config.mixnoise, *shape), dtype)
-    tmp = partial / f".chunk-{k:06d}.tmp.npz"
-    np.savez(tmp, **arrays)
+    segments.flush()
+    if noisy is not None:
+        noisy.flush()
+    tmp = partial / f".chunk-{k:06d}.json.tmp"
+    tmp.write_text(json.dumps({"rows": kept, "problems": problems}))
     os.replace(tmp, _chunk(partial, k))
     return k, len(rows)
 
 
-def _load_chunk(partial: Path, k: int) -> dict[str, np.ndarray]:
-    with np.load(_chunk(partial, k), allow_pickle=False) as z:
-        return {name: z[name] for name in z.files}
-
-
 def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
-              index: CorpusIndex, config: FeatureConfig) -> None:
-    """Stream the chunks into the store's arrays, one chunk in memory at a time."""
-    rows, num_segs, problems = [], [], []
+              offsets: np.ndarray, index: CorpusIndex, config: FeatureConfig) -> None:
+    """Move the arrays into the store; compact them only if a file left a gap."""
+    rows, problems = [], []
     for k in range(num_chunks):
-        with np.load(_chunk(partial, k), allow_pickle=False) as z:
-            rows.append(z["rows"])
-            num_segs.append(z["num_segs"])
-            problems += json.loads(str(z["problems"]))
-    rows, num_segs = np.concatenate(rows), np.concatenate(num_segs)
+        chunk = json.loads(_chunk(partial, k).read_text())
+        rows += chunk["rows"]
+        problems += chunk["problems"]
+    rows = np.array(sorted(rows), dtype=np.int64)
     if len(rows) == 0:
         raise SerlibError(f"{index.root}: no utterance could be extracted; "
                           f"{len(problems)} file(s) unusable, e.g. {problems[:1]}")
     kept = table.iloc[rows]
+    num_segs = (offsets[rows + 1] - offsets[rows]).astype(np.int64)
     n = int(num_segs.sum())
-    shape = [n, config.channels, config.freq_bins, config.segment_size]
     speakers: dict[str, list[int]] = {}
     groups = kept.reset_index(drop=True).groupby("speaker", sort=False).indices
     for spk, positions in groups.items():
         speakers[str(spk)] = [int(positions[0]), int(positions[-1]) + 1]
 
     def fill(tmp: Path) -> None:
-        seg = np.lib.format.open_memmap(tmp / "segments.npy", "w+", np.dtype(config.dtype),
-                                        tuple(shape))
-        nz = np.lib.format.open_memmap(tmp / "noisy.npy", "w+", np.dtype(config.dtype),
-                                       (config.mixnoise, *shape)) if config.mixnoise else None
-        at = 0
-        for k in range(num_chunks):
-            chunk = _load_chunk(partial, k)
-            m = len(chunk["segments"])
-            seg[at:at + m] = chunk["segments"]
-            if nz is not None:
-                nz[:, at:at + m] = chunk["noisy"]
-            at += m
-        seg.flush()
-        del seg
-        if nz is not None:
-            nz.flush()
-            del nz
+        for name in ("segments", "noisy") if config.mixnoise else ("segments",):
+            if n == offsets[-1]:  # no gap: the preallocated file is the store's
+                os.replace(partial / f"{name}.npy", tmp / f"{name}.npy")
+                continue
+            src = np.load(partial / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            lead = src.shape[:-4]
+            dst = np.lib.format.open_memmap(tmp / f"{name}.npy", "w+", src.dtype,
+                                            (*lead, *_shape(config, n)))
+            at = 0
+            for r, m in zip(rows, num_segs, strict=True):
+                dst[..., at:at + m, :, :, :] = src[..., offsets[r]:offsets[r] + m, :, :, :]
+                at += m
+            dst.flush()
+            del dst, src
         labels = kept["label_id"].to_numpy(np.int64)
         np.save(tmp / "utt_labels.npy", labels)
         np.save(tmp / "seg_labels.npy", np.repeat(labels, num_segs))
-        np.save(tmp / "num_segs.npy", num_segs.astype(np.int64))
+        np.save(tmp / "num_segs.npy", num_segs)
         np.save(tmp / "utt_ids.npy", kept["utt_id"].to_numpy(str))
         np.save(tmp / "utt_speakers.npy", kept["speaker"].to_numpy(str))
         meta = {"format": FORMAT, "version": VERSION, "complete": True,
                 "config": config.to_dict(), "corpus": index.corpus, "root": str(index.root),
                 "preset": index.preset.name, "classes": list(index.classes),
-                "speakers": speakers, "shape": shape, "num_utterances": len(kept),
-                "problems": problems}
+                "speakers": speakers, "shape": list(_shape(config, n)),
+                "num_utterances": len(kept), "problems": problems}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
     write_store_atomically(out, fill)

@@ -110,12 +110,13 @@ class FeatureConfig:
         return cls(**data)
 
 
-def power_spectrogram(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Pre-emphasis, then ``|STFT|^2`` with a Hamming window: ``(n_fft // 2 + 1, T)``."""
+def power_spectrogram(y: np.ndarray, config: FeatureConfig,
+                      bins: int | None = None) -> np.ndarray:
+    """Pre-emphasis, then ``|STFT|^2`` with a Hamming window: ``(bins or n_fft // 2 + 1, T)``."""
     y = librosa.effects.preemphasis(y, coef=config.preemphasis) if config.preemphasis else y
     spec = librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length,
-                        win_length=config.win_length, window="hamming")
-    return np.abs(spec) ** 2
+                        win_length=config.win_length, window="hamming")[:bins]
+    return spec.real ** 2 + spec.imag ** 2  # |z|^2 without the square root of abs()
 
 
 def log_spectrogram(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -152,9 +153,10 @@ def compute_features(y: np.ndarray, config: FeatureConfig,
         perturber = perturber or Perturber(config.noise, config.sample_rate, config.seed)
         versions = [y, perturber.noisy(y, rng, "white", config.nrev_snr_db),
                     perturber.reverberant(y, rng)]
-        out = np.stack([log_spectrogram(power_spectrogram(v, config), config) for v in versions])
+        out = np.stack([log_spectrogram(power_spectrogram(v, config, config.nfreq), config)
+                        for v in versions])
     else:
-        power = power_spectrogram(y, config)
+        power = power_spectrogram(y, config, None if "mel" in kind else config.nfreq)
         base = log_mel_spectrogram(power, config) if "mel" in kind else \
             log_spectrogram(power, config)
         out = with_deltas(base, config) if "delta" in kind else base[None]

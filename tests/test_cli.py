@@ -61,3 +61,34 @@ def test_demo_uses_iemocap_dir(tmp_path, iemocap_root, monkeypatch, capsys):
     assert main(["demo", "--data", str(tmp_path / "d")]) == 0
     assert f"corpus: iemocap at {iemocap_root}" in capsys.readouterr().out
     assert not (tmp_path / "d" / "synth-iemocap").exists()
+
+
+def test_extract_with_the_seeds_flags(tmp_path):
+    r = run("synth", "--layout", "emodb", "--out", str(tmp_path / "c"), "--utterances", "12",
+            "--jobs", "1")
+    assert r.returncode == 0, r.stderr
+    r = run("extract", "--corpus", "emodb", "--root", str(tmp_path / "c"), "--features",
+            "logmeldeltaspec", "--segment_size", "100", "--nmel", "64", "--mixnoise",
+            "--jobs", "2", "--out", str(tmp_path / "store"))
+    assert r.returncode == 0, r.stderr
+    assert "segments of (3, 64, 100) (C, F, T)" in r.stdout and "total" in r.stdout
+    from serlib.features import load_features
+
+    store = load_features(tmp_path / "store")
+    assert store.config.segment_size == 100 and store.config.mixnoise == 1
+    r = run("extract", "--corpus", "emodb", "--root", str(tmp_path / "c"), "--segment-size",
+            "50", "--pad", "zero", "--out", str(tmp_path / "store2"))
+    assert r.returncode == 0 and load_features(tmp_path / "store2").config.pad == "zero"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--features", "mfcc"], "invalid choice"),
+    (["--nfreq", "900"], "nfreq 900 is more than"),
+    (["--snr", "loud"], "give a range in dB"),
+    (["--noise", "/no/such/folder"], "not a folder of audio files"),
+])
+def test_extract_bad_arguments(tmp_path, args, message):
+    (tmp_path / "wav").mkdir()
+    r = run("extract", "--corpus", "emodb", "--root", str(tmp_path), "--out",
+            str(tmp_path / "s"), *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
