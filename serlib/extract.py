@@ -1,11 +1,13 @@
 """Extraction: an utterance table in, a feature store out, on every core, resumably.
 
-Utterances are sorted by speaker and cut into batches; worker processes turn
-each batch into a chunk file in ``OUT.partial/`` (memory is bounded by the
-batches in flight, not the corpus). Chunks are then streamed into the store's
-memory-mapped arrays, which :func:`serlib.store.write_store_atomically`
-renames into place. An interrupted extraction keeps its finished chunks:
-running the same command again extracts only the rest.
+Utterances are sorted by speaker and cut into batches. Each utterance's
+number of segments is known from its wav header, so the store's arrays are
+preallocated (memory-mapped, in ``OUT.partial/``) and worker processes write
+each batch's segments straight into place; memory is bounded by the batches
+in flight, not the corpus. A finished batch leaves a small record; running an
+interrupted extraction again redoes only the batches without one. The arrays
+are then moved into the store, which
+:func:`serlib.store.write_store_atomically` renames into place.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
     config.noise.check()
     expected = np.array([_expected_segments(p, config) for p in table["path"]], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(expected)])
+    # Batch records are by batch number, so the batch size is part of what must match.
     job = {"config": config.to_dict(), "utterances": _fingerprint(table),
-           "segments": int(offsets[-1])}
+           "segments": int(offsets[-1]), "batch_size": batch_size}
     partial = out.with_name(out.name + ".partial")
     _prepare_partial(partial, job, config)
     batches = [range(i, min(i + batch_size, len(table))) for i in range(0, len(table), batch_size)]

@@ -281,3 +281,26 @@ def test_bad_configs_are_explained():
         FeatureConfig(nfreq=500)
     with pytest.raises(SerlibError, match="pad must be"):
         FeatureConfig(pad="edge")
+
+
+def test_resume_with_another_batch_size_starts_afresh(corpus, tmp_path, monkeypatch):
+    import serlib.extract as ex
+
+    index = index_emodb(corpus, progress=False)
+    config = FeatureConfig(segment_size=SEG)
+    real = ex._extract_batch
+
+    def crash_after_one(task):
+        if task[0] == 1:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(ex, "_extract_batch", crash_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(index, config, tmp_path / "s", jobs=1, batch_size=4, progress=False)
+    monkeypatch.setattr(ex, "_extract_batch", real)
+    extract_features(index, config, tmp_path / "s", jobs=1, batch_size=3, progress=False)
+    fresh = extract_features(index, config, tmp_path / "f", jobs=1, progress=False)
+    a, b = load_features(tmp_path / "s"), load_features(fresh)
+    assert all(np.array_equal(a[s].segments, b[s].segments) for s in a)
+    assert sum(len(a[s].utt_labels) for s in a) == len(index.table)

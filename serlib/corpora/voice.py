@@ -18,7 +18,7 @@ overlap and the task is learnable but not trivial.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
@@ -254,23 +254,14 @@ def _add_syllable(out: np.ndarray, source: np.ndarray, s: Syllable, voice: Voice
             noise[:-burst] = 0.0
         out[start:c_end] += 0.15 * noise * _envelope(len(noise), len(noise) // 5, len(noise) // 4)
     formants = np.append(VOWELS[s.vowel] * rng.uniform(0.95, 1.05, 3), 3500.0)
-    if s.consonant == 3:  # a nasal murmur leads into the vowel
-        v_start = start
+    if s.consonant == 3 and c_end > start:  # a nasal murmur leads into the vowel
         formants_n = np.array([250.0, 1100.0, 2300.0]) * voice.formant_scale
         seg = source[start:c_end]
         out[start:c_end] += 0.4 * signal.sosfilt(_resonators(formants_n, sr), seg) * \
             _envelope(len(seg), len(seg) // 3, 0)
-        v_start = c_end
-    else:
-        v_start = c_end
-    seg = source[v_start:v_end]
+    seg = source[c_end:v_end]
     if len(seg) < 8:
         return
     voiced = signal.sosfilt(_resonators(formants * voice.formant_scale, sr), seg)
     gain = 0.6 + 0.6 * s.stress
-    out[v_start:v_end] += gain * voiced * _envelope(len(seg), int(0.02 * sr), int(0.04 * sr))
-
-
-def with_expressiveness(voice: Voice, expressiveness: float) -> Voice:
-    """A copy of ``voice`` that expresses emotion more or less strongly."""
-    return replace(voice, expressiveness=expressiveness)
+    out[c_end:v_end] += gain * voiced * _envelope(len(seg), int(0.02 * sr), int(0.04 * sr))
