@@ -107,6 +107,9 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
           help="SNR in dB of lognrevspec's noise channel")
     p.add_argument("--reverb", default=d.noise.reverb,
                    help="room (simulated), none, or a folder of impulse responses")
+    _flag(p, "reverb_p", type=float, default=d.noise.reverb_p,
+          help="chance that a --mixnoise copy is also reverberant")
+    _flag(p, "sample_rate", type=int, default=d.sample_rate, help="audio is resampled to it")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--out", type=Path, required=True, help="the store (a folder) to write")
@@ -125,12 +128,13 @@ def _run_extract(args: argparse.Namespace) -> None:
         raise SerlibError(f"--snr {args.snr!r}: give a range in dB as low,high, e.g. 0,20") \
             from None
     config = FeatureConfig(
-        features=args.features, segment_size=args.segment_size, nfreq=args.nfreq,
+        features=args.features, sample_rate=args.sample_rate,
+        segment_size=args.segment_size, nfreq=args.nfreq,
         nmel=args.nmel, n_fft=args.n_fft, win_length=args.win_length,
         hop_length=args.hop_length, preemphasis=args.preemphasis, top_db=args.top_db,
         delta_width=args.delta_width, pad=args.pad, dtype=args.dtype, mixnoise=args.mixnoise,
-        nrev_snr_db=args.nrev_snr, noise=NoiseConfig(args.noise, (lo, hi), args.reverb),
-        seed=args.seed)
+        nrev_snr_db=args.nrev_snr, seed=args.seed,
+        noise=NoiseConfig(args.noise, (lo, hi), args.reverb, args.reverb_p))
     config.noise.check()  # argument errors first, before a long scan of the corpus
     index = index_corpus(args.corpus, args.root, args.preset,
                          improvised_only=args.improvised_only)

@@ -304,3 +304,26 @@ def test_resume_with_another_batch_size_starts_afresh(corpus, tmp_path, monkeypa
     a, b = load_features(tmp_path / "s"), load_features(fresh)
     assert all(np.array_equal(a[s].segments, b[s].segments) for s in a)
     assert sum(len(a[s].utt_labels) for s in a) == len(index.table)
+
+
+def test_noise_recordings_and_impulse_responses_from_folders(corpus, tmp_path):
+    """DEMAND/MUSAN-style noise and measured impulse responses given as folders."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "noise").mkdir()
+    (tmp_path / "irs").mkdir()
+    for k in range(3):
+        sf.write(tmp_path / "noise" / f"scene{k}.wav", rng.normal(0, 0.1, 48000), 48000)
+        ir = np.zeros(4000)
+        ir[0], ir[800 + 500 * k] = 1.0, 0.6
+        sf.write(tmp_path / "irs" / f"room{k}.wav", ir, 16000)
+    noise = NoiseConfig(str(tmp_path / "noise"), (5, 5), str(tmp_path / "irs"), reverb_p=1.0)
+    index = index_emodb(corpus, progress=False)
+    config = FeatureConfig(segment_size=SEG, mixnoise=1, noise=noise)
+    a = load_features(extract_features(index, config, tmp_path / "a", jobs=2, progress=False))
+    b = load_features(extract_features(index, config, tmp_path / "b", jobs=1, progress=False))
+    for spk in a:
+        assert np.array_equal(a.noisy[spk], b.noisy[spk])
+        assert np.abs(np.asarray(a.noisy[spk], float) - np.asarray(a[spk].segments, float)
+                      ).mean() > 1.0
+    with pytest.raises(SerlibError, match="not a folder of audio files"):
+        NoiseConfig(str(tmp_path / "missing")).check()
