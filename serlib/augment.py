@@ -17,55 +17,11 @@ from __future__ import annotations
 import functools
 import random
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.signal import fftconvolve
 
-from .errors import SerlibError
-
-# Spectral decay of the coloured noises in dB per octave (audiomentations' f_decay).
-COLOURS = {"white": 0.0, "pink": -3.01, "brown": -6.02}
-BUILTIN_NOISES = (*COLOURS, "babble")
-
-
-@dataclass(frozen=True)
-class NoiseConfig:
-    """Where perturbations come from.
-
-    ``noise`` is ``builtin`` (each copy draws one of white, pink, brown and
-    babble), one of those names, or a folder of noise recordings; ``snr_db``
-    is the range each file's SNR is drawn from; ``reverb`` is ``room``
-    (simulated), a folder of impulse responses, or ``none``; ``reverb_p`` is
-    the chance that a noisy copy is also reverberant.
-    """
-
-    noise: str = "builtin"
-    snr_db: tuple[float, float] = (0.0, 20.0)
-    reverb: str = "room"
-    reverb_p: float = 0.5
-    num_rooms: int = 8
-
-    def check(self) -> None:
-        """Raise :class:`SerlibError` for a noise or reverb source that cannot be used."""
-        if self.noise not in (*BUILTIN_NOISES, "builtin") and not _audio_files(self.noise):
-            raise SerlibError(f"noise {self.noise!r}: not one of {['builtin', *BUILTIN_NOISES]} "
-                              "and not a folder of audio files")
-        if self.reverb not in ("room", "none") and not _audio_files(self.reverb):
-            raise SerlibError(f"reverb {self.reverb!r}: not 'room', 'none' or a folder of "
-                              "impulse responses")
-        lo, hi = self.snr_db
-        if lo > hi:
-            raise SerlibError(f"SNR range {self.snr_db} is empty: give low,high")
-
-
-def _audio_files(folder: str) -> list[Path]:
-    path = Path(folder)
-    if not path.is_dir():
-        return []
-    return sorted(p for p in path.rglob("*") if p.suffix.lower() in (".wav", ".flac", ".ogg")
-                  and not p.name.startswith("."))
+from .config import BUILTIN_NOISES, COLOURS, NoiseConfig, _audio_files
 
 
 def _reseed(rng: np.random.Generator) -> None:

@@ -77,7 +77,7 @@ def _flag(p: argparse.ArgumentParser, name: str, **kwargs) -> None:
 
 
 def _add_extract(sub: argparse._SubParsersAction) -> None:
-    from .features import FEATURE_TYPES, FeatureConfig
+    from .config import FEATURE_TYPES, FeatureConfig
 
     d = FeatureConfig()
     p = sub.add_parser("extract", help="extract segmented spectrogram features into a store")
@@ -117,10 +117,9 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_extract(args: argparse.Namespace) -> None:
-    from .augment import NoiseConfig
+    from .config import FeatureConfig, NoiseConfig
     from .corpora import index_corpus
     from .extract import extract_features, summarize
-    from .features import FeatureConfig
 
     try:
         lo, hi = (float(v) for v in args.snr.split(","))
@@ -144,6 +143,99 @@ def _run_extract(args: argparse.Namespace) -> None:
     print(summarize(out))
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from .config import MODELS, TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train one fold (the seed's train_ser.py command line)")
+    p.add_argument("features", type=Path, help="a feature store made by 'serlib extract'")
+    _flag(p, "ser_model", choices=list(MODELS), default=d.ser_model)
+    _flag(p, "val_id", required=True, help="validation speaker, e.g. 1F")
+    _flag(p, "test_id", required=True, help="test speaker, e.g. 1M")
+    _flag(p, "num_epochs", type=int, default=d.num_epochs)
+    _flag(p, "batch_size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    _flag(p, "weight_decay", type=float, default=d.weight_decay, help="AdamW weight decay")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--gpu", type=int, choices=[0, 1], default=None,
+                   help="the seed's switch: 0 CPU, 1 GPU (CPU with a warning if none)")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda or mps")
+    _flag(p, "save_label", default="model", help="the best model is saved to LABEL.pth")
+    p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights")
+    p.add_argument("--weights", default=None, help="a local ImageNet AlexNet weights file")
+    p.add_argument("--mixup", action="store_true")
+    _flag(p, "mixup_mode", choices=["seed", "classic"], default=d.mixup_mode)
+    _flag(p, "mixup_alpha", type=float, default=d.mixup_alpha)
+    p.add_argument("--oversampling", action="store_true", help="random minority oversampling")
+    p.add_argument("--stability", action="store_true", help="stability training")
+    _flag(p, "stability_alpha", type=float, default=d.stability_alpha)
+    _flag(p, "stability_sigma", type=float, default=d.stability_sigma)
+    _flag(p, "stability_source", choices=["auto", "noisy", "gaussian"],
+          default=d.stability_source)
+    _flag(p, "select_by", choices=["wa", "ua"], default=d.select_by)
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (default: where the device has it natively)")
+    _flag(p, "channels_last", action=argparse.BooleanOptionalAction, default=d.channels_last)
+    _flag(p, "image_size", type=int, default=d.image_size, help="shorter side of the images")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from .config import TrainConfig
+    from .features import load_features
+    from .train import describe, save_checkpoint, train_fold
+
+    if args.features.is_file():
+        raise SerlibError(f"{args.features} is a file, not a serlib feature store (serlib "
+                          "never loads pickles); make a store with 'serlib extract'")
+    config = TrainConfig(
+        ser_model=args.ser_model, num_epochs=args.num_epochs, batch_size=args.batch_size,
+        lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, pretrained=args.pretrained,
+        weights=args.weights, mixup=args.mixup, mixup_mode=args.mixup_mode,
+        mixup_alpha=args.mixup_alpha, oversampling=args.oversampling, stability=args.stability,
+        stability_alpha=args.stability_alpha, stability_sigma=args.stability_sigma,
+        stability_source=args.stability_source, select_by=args.select_by, device=args.device,
+        amp=args.amp, channels_last=args.channels_last, image_size=args.image_size)
+    store = load_features(args.features)
+    result = train_fold(store, config, args.val_id, args.test_id, gpu=args.gpu)
+    path = save_checkpoint(result, f"{args.save_label}.pth")
+    print(describe(result))
+    print(f"best model saved to {path}")
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="the emotion of wav files, with a trained checkpoint")
+    p.add_argument("--checkpoint", type=Path, required=True, help="LABEL.pth from training")
+    p.add_argument("files", type=Path, nargs="+", help="wav files (any rate, mono or stereo)")
+    p.add_argument("--segments", action="store_true", help="also print each 3 s segment")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> None:
+    from .errors import BadAudioError
+    from .predict import Predictor
+
+    predictor = Predictor(args.checkpoint, args.device)
+    header = "  ".join(f"{c:>10s}" for c in predictor.classes)
+    failed = 0
+    for path in args.files:
+        try:
+            pred = predictor.predict(path)
+        except BadAudioError as e:
+            print(f"{path}: skipped: {e.reason}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: {pred.emotion}")
+        print(f"  {'':>8s}  {header}")
+        print(f"  {'file':>8s}  " + "  ".join(f"{p:10.3f}" for p in pred.probs))
+        if args.segments:
+            for start, probs in zip(pred.segment_starts_s, pred.segment_probs, strict=True):
+                print(f"  {start:7.2f}s  " + "  ".join(f"{p:10.3f}" for p in probs))
+    if failed == len(args.files):
+        raise SerlibError("no file could be read")
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on the synthetic corpus (or IEMOCAP_DIR)")
     p.add_argument("--data", type=Path, default=Path("data"), help="folder for generated data")
@@ -163,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serlib", description="Speech emotion recognition with pre-trained image classifiers")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_synth, _add_index, _add_download, _add_extract, _add_demo):
+    for add in (_add_synth, _add_index, _add_download, _add_extract, _add_train, _add_predict,
+                _add_demo):
         add(sub)
     return parser
 

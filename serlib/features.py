@@ -18,97 +18,14 @@ behaviour.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
-
 import librosa
 import numpy as np
 
-from .augment import NoiseConfig, Perturber
-from .errors import SerlibError
+from .augment import Perturber
+from .config import FEATURE_TYPES, FeatureConfig, NoiseConfig
 
-#: Feature label -> number of channels.
-FEATURE_TYPES: dict[str, int] = {"logspec": 1, "logmelspec": 1, "logmeldeltaspec": 3,
-                                 "lognrevspec": 3, "logdeltaspec": 3}
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """Every parameter of feature extraction; stored with every feature store."""
-
-    features: str = "logspec"
-    sample_rate: int = 16_000
-    preemphasis: float = 0.97
-    win_length: int = 640          # 40 ms at 16 kHz
-    hop_length: int = 160          # 10 ms
-    n_fft: int = 800
-    nfreq: int = 200               # lowest bins kept by the linear spectrograms (0-4 kHz)
-    nmel: int = 128
-    top_db: float = 80.0
-    delta_width: int = 5
-    segment_size: int = 300        # frames: 3 s
-    pad: str = "floor"             # or "zero", the seed's
-    dtype: str = "float16"         # of the stored segments
-    mixnoise: int = 0              # perturbed copies stored beside the clean segments
-    nrev_snr_db: float = 10.0      # SNR of lognrevspec's white-noise channel
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.features not in FEATURE_TYPES:
-            raise SerlibError(f"unknown features {self.features!r}; choose one of "
-                              f"{list(FEATURE_TYPES)}")
-        if self.pad not in ("floor", "zero"):
-            raise SerlibError(f"pad must be 'floor' or 'zero', not {self.pad!r}")
-        if self.dtype not in ("float16", "float32"):
-            raise SerlibError(f"dtype must be float16 or float32, not {self.dtype!r}")
-        for name in ("segment_size", "nfreq", "nmel", "n_fft", "hop_length", "win_length"):
-            if getattr(self, name) < 1:
-                raise SerlibError(f"{name} must be positive, not {getattr(self, name)}")
-        if self.win_length > self.n_fft:
-            raise SerlibError(f"win_length {self.win_length} is longer than n_fft {self.n_fft}")
-        if self.nfreq > self.n_fft // 2 + 1:
-            raise SerlibError(f"nfreq {self.nfreq} is more than the {self.n_fft // 2 + 1} "
-                              f"bins of an {self.n_fft}-point FFT")
-        if self.mixnoise < 0:
-            raise SerlibError(f"mixnoise must be 0 or more, not {self.mixnoise}")
-
-    @property
-    def channels(self) -> int:
-        """C, the number of channels of a segment."""
-        return FEATURE_TYPES[self.features]
-
-    @property
-    def freq_bins(self) -> int:
-        """F, the number of frequency (or mel) bins of a segment."""
-        return self.nmel if "mel" in self.features else self.nfreq
-
-    def pad_values(self) -> np.ndarray:
-        """The padding value of each channel ``(C,)``: the floor for dB, 0 for deltas."""
-        if self.pad == "zero":
-            return np.zeros(self.channels, dtype=np.float32)
-        floor = -float(self.top_db)
-        if "delta" in self.features:
-            return np.array([floor, 0.0, 0.0], dtype=np.float32)
-        return np.full(self.channels, floor, dtype=np.float32)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FeatureConfig:
-        """The inverse of :meth:`to_dict`; unknown keys are an error."""
-        data = dict(data)
-        known = {f.name for f in fields(cls)}
-        if set(data) - known:
-            raise SerlibError(f"unknown feature parameters {sorted(set(data) - known)}")
-        if isinstance(data.get("noise"), dict):
-            noise = dict(data["noise"])
-            noise["snr_db"] = tuple(noise.get("snr_db", NoiseConfig.snr_db))
-            data["noise"] = NoiseConfig(**noise)
-        return cls(**data)
-
+__all__ = ["FEATURE_TYPES", "FeatureConfig", "NoiseConfig", "compute_features", "load_features",
+           "num_segments", "segment"]
 
 def power_spectrogram(y: np.ndarray, config: FeatureConfig,
                       bins: int | None = None) -> np.ndarray:

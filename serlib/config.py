@@ -1,0 +1,190 @@
+"""Configuration: small frozen dataclasses for each stage, light to import.
+
+They hold every parameter of feature extraction and training, serialise to
+JSON next to what they produced, and import neither torch nor librosa, so the
+command line starts quickly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SerlibError
+
+# Built-in noises: coloured noise by spectral decay in dB per octave, and babble.
+COLOURS = {"white": 0.0, "pink": -3.01, "brown": -6.02}
+BUILTIN_NOISES = (*COLOURS, "babble")
+MODELS = ("alexnet", "alexnet_gap")
+
+
+def _audio_files(folder: str) -> list[Path]:
+    path = Path(folder)
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.rglob("*") if p.suffix.lower() in (".wav", ".flac", ".ogg")
+                  and not p.name.startswith("."))
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Where perturbations come from.
+
+    ``noise`` is ``builtin`` (each copy draws one of white, pink, brown and
+    babble), one of those names, or a folder of noise recordings; ``snr_db``
+    is the range each file's SNR is drawn from; ``reverb`` is ``room``
+    (simulated), a folder of impulse responses, or ``none``; ``reverb_p`` is
+    the chance that a noisy copy is also reverberant.
+    """
+
+    noise: str = "builtin"
+    snr_db: tuple[float, float] = (0.0, 20.0)
+    reverb: str = "room"
+    reverb_p: float = 0.5
+    num_rooms: int = 8
+
+    def check(self) -> None:
+        """Raise :class:`SerlibError` for a noise or reverb source that cannot be used."""
+        if self.noise not in (*BUILTIN_NOISES, "builtin") and not _audio_files(self.noise):
+            raise SerlibError(f"noise {self.noise!r}: not one of {['builtin', *BUILTIN_NOISES]} "
+                              "and not a folder of audio files")
+        if self.reverb not in ("room", "none") and not _audio_files(self.reverb):
+            raise SerlibError(f"reverb {self.reverb!r}: not 'room', 'none' or a folder of "
+                              "impulse responses")
+        lo, hi = self.snr_db
+        if lo > hi:
+            raise SerlibError(f"SNR range {self.snr_db} is empty: give low,high")
+
+
+#: Feature label -> number of channels.
+FEATURE_TYPES: dict[str, int] = {"logspec": 1, "logmelspec": 1, "logmeldeltaspec": 3,
+                                 "lognrevspec": 3, "logdeltaspec": 3}
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Every parameter of feature extraction; stored with every feature store."""
+
+    features: str = "logspec"
+    sample_rate: int = 16_000
+    preemphasis: float = 0.97
+    win_length: int = 640          # 40 ms at 16 kHz
+    hop_length: int = 160          # 10 ms
+    n_fft: int = 800
+    nfreq: int = 200               # lowest bins kept by the linear spectrograms (0-4 kHz)
+    nmel: int = 128
+    top_db: float = 80.0
+    delta_width: int = 5
+    segment_size: int = 300        # frames: 3 s
+    pad: str = "floor"             # or "zero", the seed's
+    dtype: str = "float16"         # of the stored segments
+    mixnoise: int = 0              # perturbed copies stored beside the clean segments
+    nrev_snr_db: float = 10.0      # SNR of lognrevspec's white-noise channel
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.features not in FEATURE_TYPES:
+            raise SerlibError(f"unknown features {self.features!r}; choose one of "
+                              f"{list(FEATURE_TYPES)}")
+        if self.pad not in ("floor", "zero"):
+            raise SerlibError(f"pad must be 'floor' or 'zero', not {self.pad!r}")
+        if self.dtype not in ("float16", "float32"):
+            raise SerlibError(f"dtype must be float16 or float32, not {self.dtype!r}")
+        for name in ("segment_size", "nfreq", "nmel", "n_fft", "hop_length", "win_length"):
+            if getattr(self, name) < 1:
+                raise SerlibError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.win_length > self.n_fft:
+            raise SerlibError(f"win_length {self.win_length} is longer than n_fft {self.n_fft}")
+        if self.nfreq > self.n_fft // 2 + 1:
+            raise SerlibError(f"nfreq {self.nfreq} is more than the {self.n_fft // 2 + 1} "
+                              f"bins of an {self.n_fft}-point FFT")
+        if self.mixnoise < 0:
+            raise SerlibError(f"mixnoise must be 0 or more, not {self.mixnoise}")
+
+    @property
+    def channels(self) -> int:
+        """C, the number of channels of a segment."""
+        return FEATURE_TYPES[self.features]
+
+    @property
+    def freq_bins(self) -> int:
+        """F, the number of frequency (or mel) bins of a segment."""
+        return self.nmel if "mel" in self.features else self.nfreq
+
+    def pad_values(self) -> np.ndarray:
+        """The padding value of each channel ``(C,)``: the floor for dB, 0 for deltas."""
+        if self.pad == "zero":
+            return np.zeros(self.channels, dtype=np.float32)
+        floor = -float(self.top_db)
+        if "delta" in self.features:
+            return np.array([floor, 0.0, 0.0], dtype=np.float32)
+        return np.full(self.channels, floor, dtype=np.float32)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error."""
+        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        if set(data) - known:
+            raise SerlibError(f"unknown feature parameters {sorted(set(data) - known)}")
+        if isinstance(data.get("noise"), dict):
+            noise = dict(data["noise"])
+            noise["snr_db"] = tuple(noise.get("snr_db", NoiseConfig.snr_db))
+            data["noise"] = NoiseConfig(**noise)
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run, with the seed's names and defaults."""
+
+    ser_model: str = "alexnet_gap"
+    num_epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    seed: int = 111
+    pretrained: bool = False
+    weights: str | None = None
+    mixup: bool = False
+    mixup_mode: str = "seed"        # or "classic"
+    mixup_alpha: float = 0.4
+    oversampling: bool = False
+    stability: bool = False
+    stability_alpha: float = 0.1
+    stability_sigma: float = 0.04   # Gaussian noise on the [0, 1]-scaled spectrogram
+    stability_source: str = "auto"  # "noisy" (the store's --mixnoise twins), "gaussian", "auto"
+    select_by: str = "wa"           # or "ua": which validation score picks the best epoch
+    device: str = "auto"
+    amp: bool | None = None         # None: where the device has fast low precision
+    channels_last: bool = True
+    image_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.ser_model not in MODELS:
+            raise SerlibError(f"unknown --ser_model {self.ser_model!r}; choose one of "
+                              f"{list(MODELS)}")
+        for name in ("num_epochs", "batch_size", "image_size"):
+            if getattr(self, name) < 1:
+                raise SerlibError(f"--{name} must be at least 1, not {getattr(self, name)}")
+        if self.lr <= 0:
+            raise SerlibError(f"--lr must be positive, not {self.lr}")
+        if self.select_by not in ("wa", "ua"):
+            raise SerlibError(f"--select_by must be wa or ua, not {self.select_by!r}")
+        if self.mixup_mode not in ("seed", "classic"):
+            raise SerlibError(f"--mixup_mode must be seed or classic, not {self.mixup_mode!r}")
+        if self.stability_source not in ("auto", "noisy", "gaussian"):
+            raise SerlibError("--stability_source must be auto, noisy or gaussian")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

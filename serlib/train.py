@@ -1,0 +1,298 @@
+"""Training one fold: train speakers, a validation speaker, a test speaker.
+
+The scaler is fitted on the training speakers, every speaker's segments are
+kept as uint8 at their native size, and each batch becomes images on the
+device (:mod:`serlib.images`). AdamW trains the model; after every epoch the
+validation speaker is evaluated at the utterance level, and the weights of
+the best epoch (by WA, or UA) are kept and evaluated on the test speaker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .errors import SerlibError
+from .images import Scaler, fit_scaler, to_images
+from .losses import mix_like, mixup, oversample, soft_cross_entropy, stability_kl
+from .metrics import Evaluation, evaluate_utterances
+from .models import build_model, count_parameters
+from .store import FeatureStore
+
+
+def resolve_device(device: str = "auto", gpu: int | None = None) -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU. The seed's ``--gpu 1`` asks for
+    CUDA and falls back to the CPU with a warning when there is none."""
+    if gpu is not None:
+        if gpu and not torch.cuda.is_available():
+            warnings.warn("--gpu 1: no CUDA device here, training on the CPU", stacklevel=2)
+        device = "cuda" if gpu and torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SerlibError("--device cuda: no CUDA device is available")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise SerlibError("--device mps: Apple's MPS is not available")
+    if device not in ("cpu", "cuda", "mps"):
+        raise SerlibError(f"--device must be auto, cpu, cuda or mps, not {device!r}")
+    return torch.device(device)
+
+
+def amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
+    """The autocast dtype: bf16 on CUDA cards and CPUs that have it natively, fp16 on other
+    CUDA cards; None (full precision) when switched off or not worth it."""
+    if amp is False:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and torch.cpu._is_avx512_bf16_supported():
+        return torch.bfloat16
+    if amp:
+        warnings.warn(f"--amp: no fast low precision on {device}; training in float32",
+                      stacklevel=2)
+    return None
+
+
+@dataclass
+class Split:
+    """One set of a fold, compact: uint8 segments ``(N, C, F, T)`` and their labels."""
+
+    x: np.ndarray
+    seg_labels: np.ndarray
+    utt_labels: np.ndarray
+    num_segs: np.ndarray
+    noisy: np.ndarray | None = None  # (K, N, C, F, T) uint8
+
+
+def make_splits(store: FeatureStore, train_ids: list[str], val_id: str, test_id: str,
+                with_noisy: bool) -> tuple[Split, Split, Split, Scaler]:
+    """Fit the scaler on the training speakers only, then scale every set to uint8."""
+    scaler = fit_scaler(store[s].segments for s in train_ids)
+
+    def split(ids: list[str], noisy: bool) -> Split:
+        parts = [store[s] for s in ids]
+        twins = None
+        if noisy:
+            twins = np.concatenate([scaler.transform(np.asarray(store.noisy[s]).reshape(
+                -1, *store[s].segments.shape[1:])).reshape(store.noisy[s].shape)
+                for s in ids], axis=1)
+        return Split(np.concatenate([scaler.transform(p.segments) for p in parts]),
+                     np.concatenate([p.seg_labels for p in parts]),
+                     np.concatenate([p.utt_labels for p in parts]),
+                     np.concatenate([p.num_segs for p in parts]), twins)
+
+    return split(train_ids, with_noisy), split([val_id], False), split([test_id], False), scaler
+
+
+@dataclass
+class FoldResult:
+    """What training one fold gives: the best weights, history and scores."""
+
+    state_dict: dict[str, torch.Tensor]
+    config: TrainConfig
+    feature_config: dict
+    classes: tuple[str, ...]
+    scaler: Scaler
+    val_id: str
+    test_id: str
+    best_epoch: int
+    val: Evaluation
+    test: Evaluation
+    num_params: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+    training_set_bytes: int = 0
+
+
+def check_speakers(store: FeatureStore, val_id: str, test_id: str) -> list[str]:
+    """The training speakers: every speaker but ``val_id`` and ``test_id``, which must exist
+    and differ."""
+    speakers = sorted(store)
+    for name, spk in (("--val_id", val_id), ("--test_id", test_id)):
+        if spk not in store:
+            raise SerlibError(f"{name} {spk!r} is not a speaker of {store.path}; "
+                              f"speakers: {', '.join(speakers)}")
+    if val_id == test_id:
+        raise SerlibError(f"--val_id and --test_id are both {val_id!r}: the validation and "
+                          "test speakers must differ")
+    train = [s for s in speakers if s not in (val_id, test_id)]
+    if not train:
+        raise SerlibError(f"{store.path}: no speaker is left for training")
+    return train
+
+
+def train_fold(store: FeatureStore, config: TrainConfig, val_id: str, test_id: str, *,
+               gpu: int | None = None, progress: bool = True,
+               log=print) -> FoldResult:
+    """Train on every speaker but ``val_id`` and ``test_id``; keep the best epoch on
+    ``val_id``; evaluate it on ``test_id``."""
+    train_ids = check_speakers(store, val_id, test_id)
+    device = resolve_device(config.device, gpu)
+    low_precision = amp_dtype(device, config.amp)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    source = config.stability_source
+    if source == "auto":
+        source = "noisy" if store.noisy else "gaussian"
+    if config.stability and source == "noisy" and not store.noisy:
+        raise SerlibError(f"{store.path} has no noisy copies: extract with --mixnoise, or use "
+                          "--stability_source gaussian")
+    use_twins = config.stability and source == "noisy"
+    train, val, test, scaler = make_splits(store, train_ids, val_id, test_id, use_twins)
+    order = oversample(train.seg_labels, rng) if config.oversampling \
+        else np.arange(len(train.x))
+    num_classes = len(store.classes)
+    model = build_model(config.ser_model, num_classes, in_channels=3,
+                        pretrained=config.pretrained, weights=config.weights).to(device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scaler_amp = torch.amp.GradScaler("cuda") if low_precision == torch.float16 else None
+    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+
+    def images(batch: np.ndarray, noise: float = 0.0) -> torch.Tensor:
+        x = torch.from_numpy(batch).to(device, non_blocking=True)
+        if noise:
+            x = x.float() + torch.randn(x.shape, generator=gen).to(device) * (noise * 255)
+            x = x.clamp_(0, 255)
+        return to_images(x, config.image_size).contiguous(memory_format=memory_format)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, dtype=low_precision or torch.float32,
+                            enabled=low_precision is not None):
+            return model(x)
+
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_wa": [],
+                                       "val_ua": []}
+    best = (-1.0, 0, None, None)
+    for epoch in range(1, config.num_epochs + 1):
+        model.train()
+        perm = order[rng.permutation(len(order))]
+        total, seen = 0.0, 0
+        bar = tqdm(range(0, len(perm), config.batch_size), desc=f"epoch {epoch}", leave=False,
+                   unit="batch", disable=not progress)
+        for start in bar:
+            idx = np.sort(perm[start:start + config.batch_size])
+            y = torch.from_numpy(train.seg_labels[idx]).to(device)
+            x = images(train.x[idx])
+            twin = None
+            if config.stability:
+                if use_twins:
+                    pick = rng.integers(train.noisy.shape[0], size=len(idx))
+                    twin = images(train.noisy[pick, idx])
+                else:
+                    twin = images(train.x[idx], noise=config.stability_sigma)
+            if config.mixup:
+                x, targets, lam, mix_perm = mixup(x, y, num_classes, config.mixup_alpha,
+                                                  config.mixup_mode, rng)
+                if twin is not None:
+                    twin = mix_like(twin, lam, mix_perm)
+            else:
+                targets = F.one_hot(y, num_classes).float()
+            logits = forward(x)
+            loss = soft_cross_entropy(logits, targets)
+            if twin is not None:
+                loss = loss + config.stability_alpha * stability_kl(logits, forward(twin))
+            optimizer.zero_grad(set_to_none=True)
+            if scaler_amp is not None:
+                scaler_amp.scale(loss).backward()
+                scaler_amp.step(optimizer)
+                scaler_amp.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        ev = evaluate(model, val, num_classes, images, forward, config.batch_size)
+        history["train_loss"].append(total / seen)
+        for key, value in (("val_loss", ev.loss), ("val_wa", ev.wa), ("val_ua", ev.ua)):
+            history[key].append(value)
+        log(f"epoch {epoch:3d}/{config.num_epochs}: train loss {total / seen:.4f}  "
+            f"val loss {ev.loss:.4f}  val WA {ev.wa:.3f}  UA {ev.ua:.3f}")
+        score = ev.wa if config.select_by == "wa" else ev.ua
+        if score > best[0]:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best = (score, epoch, state, ev)
+    _, best_epoch, state, val_ev = best
+    model.load_state_dict(state)
+    test_ev = evaluate(model, test, num_classes, images, forward, config.batch_size)
+    log(f"best epoch {best_epoch}: val WA {val_ev.wa:.3f} UA {val_ev.ua:.3f}; "
+        f"test ({test_id}) WA {test_ev.wa:.3f} UA {test_ev.ua:.3f}")
+    nbytes = train.x.nbytes + (train.noisy.nbytes if train.noisy is not None else 0)
+    return FoldResult(state, config, store.config.to_dict(), store.classes, scaler, val_id,
+                      test_id, best_epoch, val_ev, test_ev, count_parameters(model), history,
+                      nbytes)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, split: Split, num_classes: int, images, forward,
+             batch_size: int) -> Evaluation:
+    """Segment log-probabilities in batches, then utterance-level WA, UA and confusion."""
+    model.eval()
+    outs = []
+    for start in range(0, len(split.x), batch_size):
+        outs.append(F.log_softmax(forward(images(split.x[start:start + batch_size])).float(),
+                                  dim=1).cpu())
+    log_probs = torch.cat(outs)
+    loss = float(F.nll_loss(log_probs, torch.from_numpy(split.seg_labels)))
+    return evaluate_utterances(log_probs.numpy(), split.num_segs, split.utt_labels, num_classes,
+                               loss)
+
+
+def save_checkpoint(result: FoldResult, path: str | os.PathLike) -> Path:
+    """``LABEL.pth`` as the seed wrote it (the best model's state dict), plus everything
+    :mod:`serlib.predict` needs; only tensors and plain data, for ``weights_only=True``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": "serlib-checkpoint", "version": 1,
+        "state_dict": result.state_dict, "config": asdict(result.config),
+        "feature_config": result.feature_config, "classes": list(result.classes),
+        "scaler": result.scaler.to_dict(), "val_id": result.val_id, "test_id": result.test_id,
+        "best_epoch": result.best_epoch, "num_params": result.num_params,
+        "history": result.history,
+        "val": {"wa": result.val.wa, "ua": result.val.ua,
+                "confusion": result.val.confusion.tolist()},
+        "test": {"wa": result.test.wa, "ua": result.test.ua,
+                 "confusion": result.test.confusion.tolist()},
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a checkpoint with ``weights_only=True``; a pickle payload is refused."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SerlibError(f"{path}: checkpoint not found") from None
+    except Exception as e:
+        raise SerlibError(f"{path}: refused, not a plain serlib checkpoint "
+                          f"({str(e).splitlines()[0]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != "serlib-checkpoint":
+        raise SerlibError(f"{path}: not a serlib checkpoint")
+    return ckpt
+
+
+def describe(result: FoldResult) -> str:
+    """A one-line JSON summary of a fold (for logs and the command line)."""
+    return json.dumps({"val_id": result.val_id, "test_id": result.test_id,
+                       "best_epoch": result.best_epoch, "test_wa": round(result.test.wa, 4),
+                       "test_ua": round(result.test.ua, 4), "num_params": result.num_params})

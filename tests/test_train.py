@@ -1,0 +1,190 @@
+"""Training: metrics, losses, oversampling, the scaler, determinism, the seed's CLI, predict."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import write_wav
+from torchvision.models import alexnet as tv_alexnet
+
+from serlib.corpora import index_emodb, synthesize
+from serlib.errors import SerlibError
+from serlib.extract import extract_features
+from serlib.features import FeatureConfig, load_features
+from serlib.images import fit_scaler, to_images
+from serlib.losses import mixup, oversample, soft_cross_entropy, stability_kl
+from serlib.metrics import evaluate_utterances, unweighted_accuracy, utterance_scores
+from serlib.train import TrainConfig, check_speakers, make_splits, train_fold
+
+TINY = dict(num_epochs=1, batch_size=16, image_size=64)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = synthesize(tmp_path_factory.mktemp("c") / "emodb", "emodb", 60, seed=2, jobs=2,
+                      progress=False)
+    index = index_emodb(root, "emodb-4", progress=False)
+    path = extract_features(index, FeatureConfig(segment_size=100, mixnoise=1),
+                            root.parent / "store", jobs=2, progress=False)
+    return load_features(path)
+
+
+def test_utterance_aggregation_wa_ua_and_confusion():
+    # Three utterances of 2, 1 and 3 segments; classes 0..3; class 3 absent from the set.
+    seg = np.log(np.array([[.7, .1, .1, .1], [.2, .6, .1, .1],     # mean favours class 0
+                           [.1, .8, .05, .05],                      # class 1
+                           [.1, .2, .6, .1], [.1, .6, .2, .1], [.1, .2, .6, .1]]))
+    scores = utterance_scores(seg, np.array([2, 1, 3]))
+    assert np.allclose(scores[0], (seg[0] + seg[1]) / 2)
+    assert scores.argmax(axis=1).tolist() == [0, 1, 2]
+    ev = evaluate_utterances(seg, np.array([2, 1, 3]), np.array([0, 2, 2]), num_classes=4)
+    assert ev.wa == pytest.approx(2 / 3)
+    assert ev.ua == pytest.approx((1.0 + 0.5) / 2)  # recall of classes 0 and 2 only
+    assert ev.confusion.shape == (4, 4)  # every class, though class 1 and 3 have no utterance
+    assert ev.confusion.tolist() == [[1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
+    assert unweighted_accuracy(np.array([1, 1]), np.array([1, 0])) == 0.5
+
+
+def test_mixup_on_hand_made_tensors():
+    x = torch.arange(4.0).view(4, 1)
+    y = torch.tensor([0, 1, 2, 3])
+    xm, tm, lam, perm = mixup(x, y, 4, 0.4, "seed", np.random.default_rng(0))
+    assert torch.all(lam >= 0.5) and len(set(lam.tolist())) == 4  # one lambda per sample
+    assert torch.allclose(xm[:, 0], lam * x[:, 0] + (1 - lam) * x[perm, 0])
+    assert torch.allclose(tm.sum(dim=1), torch.ones(4))
+    assert torch.allclose(tm[torch.arange(4), y], lam + (1 - lam) * (perm == torch.arange(4)))
+    _, _, lam_c, _ = mixup(x, y, 4, 0.4, "classic", np.random.default_rng(0))
+    assert len(set(lam_c.tolist())) == 1  # one lambda per batch
+
+
+def test_cross_entropy_and_stability_on_hand_made_tensors():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    y = torch.tensor([0, 2])
+    assert torch.isclose(soft_cross_entropy(logits, F.one_hot(y, 3).float()),
+                         F.cross_entropy(logits, y))
+    assert stability_kl(logits, logits) == pytest.approx(0.0, abs=1e-7)
+    p, q = logits.softmax(1), torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]).softmax(1)
+    expected = (p * (p.log() - q.log())).sum(1).mean()
+    assert torch.isclose(stability_kl(logits, q.log()), expected)
+
+
+def test_oversampling_balances_classes():
+    labels = np.array([0, 0, 0, 0, 1, 2, 2, 3, 3, 3])
+    idx = oversample(labels, np.random.default_rng(0))
+    assert np.bincount(labels[idx]).tolist() == [4, 4, 4, 4]
+    assert set(range(len(labels))) <= set(idx.tolist())  # every original kept
+
+
+def test_scaler_is_fitted_on_training_speakers_only(store):
+    train_ids = check_speakers(store, "1F", "1M")
+    train, val, test, scaler = make_splits(store, train_ids, "1F", "1M", with_noisy=True)
+    segs = np.concatenate([np.asarray(store[s].segments, np.float32) for s in train_ids])
+    assert np.array_equal(scaler.low, segs.min(axis=(0, 3)))
+    assert np.array_equal(scaler.high, segs.max(axis=(0, 3)))
+    everyone = fit_scaler(store[s].segments for s in store)
+    # The minima are all the -80 dB floor; the maxima show that val/test would change it.
+    assert not np.array_equal(everyone.high, scaler.high)
+    assert train.x.dtype == np.uint8 and len(val.x) == len(store["1F"].segments)
+    assert train.noisy.shape == (1, *train.x.shape)
+    # A tenth of the seed's float32 3x256x384 image per segment, or less.
+    assert train.x[0].nbytes <= 3 * 256 * 384 * 4 / 10
+
+
+def test_to_images_flips_copies_resizes_and_normalises():
+    seg = torch.zeros(1, 1, 100, 150, dtype=torch.uint8)
+    seg[0, 0, 0] = 255  # the lowest frequency bin
+    img = to_images(seg, 128)
+    assert img.shape == (1, 3, 128, 192)
+    assert torch.allclose(img[0, :, -1], img[0, :, -1, :1])  # bottom row uniform
+    assert img[0, 0, -1, 0] > img[0, 0, 0, 0]  # low frequencies are at the bottom
+    assert torch.allclose(img[0, 0, 0, 0], torch.tensor(-0.485 / 0.229))
+
+
+def test_training_is_deterministic(store):
+    config = TrainConfig(ser_model="alexnet_gap", mixup=True, stability=True,
+                         oversampling=True, **TINY)
+    a = train_fold(store, config, "1F", "1M", progress=False, log=lambda _: None)
+    b = train_fold(store, config, "1F", "1M", progress=False, log=lambda _: None)
+    assert a.history == b.history
+    assert (a.test.wa, a.test.ua) == (b.test.wa, b.test.ua)
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+
+
+@pytest.mark.parametrize("source", ["noisy", "gaussian"])
+def test_stability_training_runs_with_each_perturbation(store, source):
+    config = TrainConfig(stability=True, stability_source=source, **TINY)
+    result = train_fold(store, config, "2F", "2M", progress=False, log=lambda _: None)
+    assert np.isfinite(result.history["train_loss"]).all()
+
+
+def test_bad_speakers_are_explained(store):
+    with pytest.raises(SerlibError, match="--test_id '9X' is not a speaker"):
+        check_speakers(store, "1F", "9X")
+    with pytest.raises(SerlibError, match="must differ"):
+        check_speakers(store, "1F", "1F")
+
+
+def run(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "serlib", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env)
+
+
+def test_the_seeds_command_line_then_predict(store, tmp_path):
+    """The seed's exact train_ser.py line (1 epoch), offline, with cached ImageNet weights."""
+    import os
+
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch")}
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(tv_alexnet().state_dict(), cache / "alexnet-owt-7be5be79.pth")
+    r = run("train", str(store.path), "--ser_model", "alexnet", "--val_id", "1F", "--test_id",
+            "1M", "--num_epochs", "1", "--batch_size", "64", "--lr", "1e-3", "--seed", "111",
+            "--gpu", "1", "--save_label", "alexnet_baseline", "--pretrained", "--mixup",
+            cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "best model saved to alexnet_baseline.pth" in r.stdout
+    ckpt = torch.load(tmp_path / "alexnet_baseline.pth", weights_only=True)
+    assert ckpt["classes"] == list(store.classes) and len(ckpt["history"]["val_wa"]) == 1
+    assert np.array(ckpt["test"]["confusion"]).shape == (4, 4)
+    wav = write_wav(tmp_path / "mine.wav", seconds=4.0, sr=44100, channels=2)
+    r = run("predict", "--checkpoint", "alexnet_baseline.pth", str(wav), "--segments",
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.split(": ")[1] in store.classes
+    probs = [float(v) for v in r.stdout.splitlines()[2].split()[1:]]
+    assert len(probs) == 4 and sum(probs) == pytest.approx(1.0, abs=0.01)
+    # 4 s = 401 frames: ceil(401 / 100) = 5 one-second segments, after 3 lines of header.
+    assert len(r.stdout.splitlines()) == 3 + 5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--val_id", "1F", "--test_id", "1F"], "must differ"),
+    (["--val_id", "1F", "--test_id", "7M"], "is not a speaker"),
+    (["--val_id", "1F", "--test_id", "1M", "--ser_model", "resnet"], "invalid choice"),
+])
+def test_train_bad_arguments(store, tmp_path, args, message):
+    r = run("train", str(store.path), *args, "--num_epochs", "1", cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_refuses_what_is_not_a_store(tmp_path):
+    (tmp_path / "IEMOCAP_logspec200.pkl").write_bytes(b"\x80\x04K\x01.")
+    r = run("train", "IEMOCAP_logspec200.pkl", "--val_id", "1F", "--test_id", "1M",
+            cwd=tmp_path)
+    assert r.returncode == 2 and "never loads pickles" in r.stderr
+    r = run("train", str(tmp_path), "--val_id", "1F", "--test_id", "1M", cwd=tmp_path)
+    assert r.returncode == 2 and "not a serlib feature store" in r.stderr
+
+
+def test_predict_reports_bad_files_and_refuses_pickled_checkpoints(tmp_path):
+    import pickle
+
+    (tmp_path / "evil.pth").write_bytes(pickle.dumps({"format": "serlib-checkpoint"}) + b"x")
+    r = run("predict", "--checkpoint", "evil.pth", "x.wav", cwd=tmp_path)
+    assert r.returncode == 2 and "evil.pth" in r.stderr and "Traceback" not in r.stderr
