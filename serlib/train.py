@@ -85,10 +85,9 @@ def make_splits(store: FeatureStore, train_ids: list[str], val_id: str, test_id:
     def split(ids: list[str], noisy: bool) -> Split:
         parts = [store[s] for s in ids]
         twins = None
-        if noisy:
-            twins = np.concatenate([scaler.transform(np.asarray(store.noisy[s]).reshape(
-                -1, *store[s].segments.shape[1:])).reshape(store.noisy[s].shape)
-                for s in ids], axis=1)
+        if noisy:  # (K, N, C, F, T): each copy scaled like the clean segments, in chunks
+            twins = np.concatenate([np.stack([scaler.transform(copy) for copy in store.noisy[s]])
+                                    for s in ids], axis=1)
         return Split(np.concatenate([scaler.transform(p.segments) for p in parts]),
                      np.concatenate([p.seg_labels for p in parts]),
                      np.concatenate([p.utt_labels for p in parts]),
