@@ -52,7 +52,7 @@ def seed_images(x_uint8: np.ndarray) -> torch.Tensor:
 def plain_fold(store, model_name: str, epochs: int, batch_size: int, seed: int) -> dict:
     """The seed's loop: pre-made float32 images, fp32 NCHW, AdamW, best epoch by val WA."""
     train_ids = check_speakers(store, VAL_ID, TEST_ID)
-    train, val, test, _ = make_splits(store, train_ids, VAL_ID, TEST_ID, with_noisy=False)
+    train, val, test, _ = make_splits(store, train_ids, [VAL_ID], [TEST_ID], with_noisy=False)
     x_train, x_val, x_test = seed_images(train.x), seed_images(val.x), seed_images(test.x)
     y_train = torch.from_numpy(train.seg_labels)
     torch.manual_seed(seed)

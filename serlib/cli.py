@@ -143,15 +143,13 @@ def _run_extract(args: argparse.Namespace) -> None:
     print(summarize(out))
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
+def _train_options(p: argparse.ArgumentParser) -> None:
+    """The options of a training run, shared by ``serlib train`` and ``serlib cv``."""
     from .config import MODELS, TrainConfig
 
     d = TrainConfig()
-    p = sub.add_parser("train", help="train one fold (the seed's train_ser.py command line)")
     p.add_argument("features", type=Path, help="a feature store made by 'serlib extract'")
     _flag(p, "ser_model", choices=list(MODELS), default=d.ser_model)
-    _flag(p, "val_id", required=True, help="validation speaker, e.g. 1F")
-    _flag(p, "test_id", required=True, help="test speaker, e.g. 1M")
     _flag(p, "num_epochs", type=int, default=d.num_epochs)
     _flag(p, "batch_size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
@@ -160,7 +158,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu", type=int, choices=[0, 1], default=None,
                    help="the seed's switch: 0 CPU, 1 GPU (CPU with a warning if none)")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda or mps")
-    _flag(p, "save_label", default="model", help="the best model is saved to LABEL.pth")
     p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights")
     p.add_argument("--weights", default=None, help="a local ImageNet AlexNet weights file")
     p.add_argument("--mixup", action="store_true")
@@ -177,18 +174,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="mixed precision (default: where the device has it natively)")
     _flag(p, "channels_last", action=argparse.BooleanOptionalAction, default=d.channels_last)
     _flag(p, "image_size", type=int, default=d.image_size, help="shorter side of the images")
-    p.set_defaults(run=_run_train)
 
 
-def _run_train(args: argparse.Namespace) -> None:
+def _train_config(args: argparse.Namespace):
     from .config import TrainConfig
-    from .features import load_features
-    from .train import describe, save_checkpoint, train_fold
 
     if args.features.is_file():
         raise SerlibError(f"{args.features} is a file, not a serlib feature store (serlib "
                           "never loads pickles); make a store with 'serlib extract'")
-    config = TrainConfig(
+    return TrainConfig(
         ser_model=args.ser_model, num_epochs=args.num_epochs, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, pretrained=args.pretrained,
         weights=args.weights, mixup=args.mixup, mixup_mode=args.mixup_mode,
@@ -196,11 +190,67 @@ def _run_train(args: argparse.Namespace) -> None:
         stability_alpha=args.stability_alpha, stability_sigma=args.stability_sigma,
         stability_source=args.stability_source, select_by=args.select_by, device=args.device,
         amp=args.amp, channels_last=args.channels_last, image_size=args.image_size)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one fold (the seed's train_ser.py command line)")
+    _train_options(p)
+    _flag(p, "val_id", required=True, help="validation speaker, e.g. 1F")
+    _flag(p, "test_id", required=True, help="test speaker, e.g. 1M")
+    _flag(p, "save_label", default="model", help="the best model is saved to LABEL.pth")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from .features import load_features
+    from .train import describe, save_checkpoint, train_fold
+
+    config = _train_config(args)
     store = load_features(args.features)
     result = train_fold(store, config, args.val_id, args.test_id, gpu=args.gpu)
     path = save_checkpoint(result, f"{args.save_label}.pth")
     print(describe(result))
     print(f"best model saved to {path}")
+
+
+def _add_cv(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cv", help="speaker-independent cross-validation (resumable)")
+    _train_options(p)
+    p.add_argument("--protocol", choices=["5fold", "10fold", "loso"], default="5fold")
+    p.add_argument("--repeats", type=int, default=1, help="repeat with seeds seed, seed+1, ...")
+    p.add_argument("--folds", default=None, help="only these folds, e.g. 1M,2F (or S1 for loso)")
+    _flag(p, "loso_val", action="store_true", help="loso: validate on the next session")
+    _flag(p, "keep_checkpoints", action="store_true", help="also save each fold's model")
+    p.add_argument("--label", default=None, help="the run's name in reports")
+    p.add_argument("--out", type=Path, required=True, help="folder for the fold results")
+    p.set_defaults(run=_run_cv)
+
+
+def _run_cv(args: argparse.Namespace) -> None:
+    from .cv import run_cv
+    from .features import load_features
+
+    config = _train_config(args)
+    store = load_features(args.features)
+    folds = [f.strip() for f in args.folds.split(",") if f.strip()] if args.folds else None
+    run_cv(store, args.protocol, config, args.out, repeats=args.repeats, folds=folds,
+           loso_val=args.loso_val, keep_checkpoints=args.keep_checkpoints, label=args.label,
+           gpu=args.gpu)
+    print(f"fold results in {args.out}; make the report with: serlib report {args.out}")
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="tables and figures of cross-validation folders")
+    p.add_argument("folders", type=Path, nargs="+", help="'serlib cv' output folders")
+    p.add_argument("--out", type=Path, default=Path("report"), help="folder for the report")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> None:
+    from .report import write_report
+
+    written = write_report(args.folders, args.out)
+    print(f"tables and figures in {args.out} ({len(written['figures'])} figure files)")
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -239,15 +289,25 @@ def _run_predict(args: argparse.Namespace) -> None:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on the synthetic corpus (or IEMOCAP_DIR)")
     p.add_argument("--data", type=Path, default=Path("data"), help="folder for generated data")
-    p.add_argument("--utterances", type=int, default=1500)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--utterances", type=int, default=1500, help="synthetic corpus size")
+    p.add_argument("--seed", type=int, default=0, help="of the synthetic corpus")
+    p.add_argument("--full", action="store_true",
+                   help="the seed's settings (100 epochs, ImageNet weights, 5 repeats): for a GPU")
+    _flag(p, "num_epochs", type=int, default=None, help="override the epochs")
+    _flag(p, "image_size", type=int, default=None, help="override the image size")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    from .demo import DemoConfig, run_demo
+    from dataclasses import replace
 
-    run_demo(DemoConfig(args.data, args.utterances, args.seed))
+    from .demo import FULL, QUICK, DemoConfig, run_demo
+
+    train = FULL if args.full else QUICK
+    overrides = {k: v for k, v in (("num_epochs", args.num_epochs),
+                                   ("image_size", args.image_size)) if v is not None}
+    run_demo(DemoConfig(args.data, args.utterances, args.seed, train=replace(train, **overrides),
+                        repeats=5 if args.full else 1))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="serlib", description="Speech emotion recognition with pre-trained image classifiers")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_synth, _add_index, _add_download, _add_extract, _add_train, _add_predict,
-                _add_demo):
+                _add_cv, _add_report, _add_demo):
         add(sub)
     return parser
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -77,9 +78,11 @@ class Split:
     noisy: np.ndarray | None = None  # (K, N, C, F, T) uint8
 
 
-def make_splits(store: FeatureStore, train_ids: list[str], val_id: str, test_id: str,
-                with_noisy: bool) -> tuple[Split, Split, Split, Scaler]:
-    """Fit the scaler on the training speakers only, then scale every set to uint8."""
+def make_splits(store: FeatureStore, train_ids: list[str], val_ids: list[str],
+                test_ids: list[str], with_noisy: bool
+                ) -> tuple[Split, Split | None, Split, Scaler]:
+    """Fit the scaler on the training speakers only, then scale every set to uint8
+    (no validation split when ``val_ids`` is empty)."""
     scaler = fit_scaler(store[s].segments for s in train_ids)
 
     def split(ids: list[str], noisy: bool) -> Split:
@@ -93,7 +96,8 @@ def make_splits(store: FeatureStore, train_ids: list[str], val_id: str, test_id:
                      np.concatenate([p.utt_labels for p in parts]),
                      np.concatenate([p.num_segs for p in parts]), twins)
 
-    return split(train_ids, with_noisy), split([val_id], False), split([test_id], False), scaler
+    val = split(val_ids, False) if val_ids else None
+    return split(train_ids, with_noisy), val, split(test_ids, False), scaler
 
 
 @dataclass
@@ -105,39 +109,53 @@ class FoldResult:
     feature_config: dict
     classes: tuple[str, ...]
     scaler: Scaler
-    val_id: str
-    test_id: str
+    val_ids: list[str]
+    test_ids: list[str]
     best_epoch: int
-    val: Evaluation
+    val: Evaluation | None
     test: Evaluation
     num_params: int
     history: dict[str, list[float]] = field(default_factory=dict)
     training_set_bytes: int = 0
 
 
-def check_speakers(store: FeatureStore, val_id: str, test_id: str) -> list[str]:
-    """The training speakers: every speaker but ``val_id`` and ``test_id``, which must exist
-    and differ."""
+def _ids(ids: str | Sequence[str] | None) -> list[str]:
+    if ids is None:
+        return []
+    return [ids] if isinstance(ids, str) else list(ids)
+
+
+def check_speakers(store: FeatureStore, val_ids: str | Sequence[str] | None,
+                   test_ids: str | Sequence[str]) -> list[str]:
+    """The training speakers: every speaker but the validation and test speakers, which
+    must exist and differ."""
     speakers = sorted(store)
-    for name, spk in (("--val_id", val_id), ("--test_id", test_id)):
-        if spk not in store:
-            raise SerlibError(f"{name} {spk!r} is not a speaker of {store.path}; "
-                              f"speakers: {', '.join(speakers)}")
-    if val_id == test_id:
-        raise SerlibError(f"--val_id and --test_id are both {val_id!r}: the validation and "
-                          "test speakers must differ")
-    train = [s for s in speakers if s not in (val_id, test_id)]
+    val_ids, test_ids = _ids(val_ids), _ids(test_ids)
+    if not test_ids:
+        raise SerlibError("no test speaker given")
+    for name, ids in (("--val_id", val_ids), ("--test_id", test_ids)):
+        for spk in ids:
+            if spk not in store:
+                raise SerlibError(f"{name} {spk!r} is not a speaker of {store.path}; "
+                                  f"speakers: {', '.join(speakers)}")
+    both = set(val_ids) & set(test_ids)
+    if both:
+        raise SerlibError(f"--val_id and --test_id are both {', '.join(sorted(both))!r}: the "
+                          "validation and test speakers must differ")
+    train = [s for s in speakers if s not in val_ids and s not in test_ids]
     if not train:
         raise SerlibError(f"{store.path}: no speaker is left for training")
     return train
 
 
-def train_fold(store: FeatureStore, config: TrainConfig, val_id: str, test_id: str, *,
-               gpu: int | None = None, progress: bool = True,
+def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[str] | None,
+               test_id: str | Sequence[str], *, gpu: int | None = None, progress: bool = True,
                log=print) -> FoldResult:
-    """Train on every speaker but ``val_id`` and ``test_id``; keep the best epoch on
-    ``val_id``; evaluate it on ``test_id``."""
-    train_ids = check_speakers(store, val_id, test_id)
+    """Train on every speaker but the validation and test speakers (one id or several);
+    keep the best epoch on validation (the last one when there is no validation
+    speaker); evaluate it on the test speakers."""
+    val_ids, test_ids = _ids(val_id), _ids(test_id)
+    train_ids = check_speakers(store, val_ids, test_ids)
     device = resolve_device(config.device, gpu)
     low_precision = amp_dtype(device, config.amp)
     torch.manual_seed(config.seed)
@@ -149,7 +167,7 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str, test_id: s
         raise SerlibError(f"{store.path} has no noisy copies: extract with --mixnoise, or use "
                           "--stability_source gaussian")
     use_twins = config.stability and source == "noisy"
-    train, val, test, scaler = make_splits(store, train_ids, val_id, test_id, use_twins)
+    train, val, test, scaler = make_splits(store, train_ids, val_ids, test_ids, use_twins)
     order = oversample(train.seg_labels, rng) if config.oversampling \
         else np.arange(len(train.x))
     num_classes = len(store.classes)
@@ -216,24 +234,29 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str, test_id: s
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.4f}")
-        ev = evaluate(model, val, num_classes, images, forward, config.batch_size)
         history["train_loss"].append(total / seen)
-        for key, value in (("val_loss", ev.loss), ("val_wa", ev.wa), ("val_ua", ev.ua)):
-            history[key].append(value)
-        log(f"epoch {epoch:3d}/{config.num_epochs}: train loss {total / seen:.4f}  "
-            f"val loss {ev.loss:.4f}  val WA {ev.wa:.3f}  UA {ev.ua:.3f}")
-        score = ev.wa if config.select_by == "wa" else ev.ua
+        line = f"epoch {epoch:3d}/{config.num_epochs}: train loss {total / seen:.4f}"
+        if val is not None:
+            ev = evaluate(model, val, num_classes, images, forward, config.batch_size)
+            for key, value in (("val_loss", ev.loss), ("val_wa", ev.wa), ("val_ua", ev.ua)):
+                history[key].append(value)
+            line += f"  val loss {ev.loss:.4f}  val WA {ev.wa:.3f}  UA {ev.ua:.3f}"
+            score = ev.wa if config.select_by == "wa" else ev.ua
+        else:  # no validation speaker: the last epoch is kept
+            ev, score = None, float(epoch)
+        log(line)
         if score > best[0]:
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             best = (score, epoch, state, ev)
     _, best_epoch, state, val_ev = best
     model.load_state_dict(state)
     test_ev = evaluate(model, test, num_classes, images, forward, config.batch_size)
-    log(f"best epoch {best_epoch}: val WA {val_ev.wa:.3f} UA {val_ev.ua:.3f}; "
-        f"test ({test_id}) WA {test_ev.wa:.3f} UA {test_ev.ua:.3f}")
+    val_text = f"val WA {val_ev.wa:.3f} UA {val_ev.ua:.3f}; " if val_ev else ""
+    log(f"best epoch {best_epoch}: {val_text}test ({', '.join(test_ids)}) "
+        f"WA {test_ev.wa:.3f} UA {test_ev.ua:.3f}")
     nbytes = train.x.nbytes + (train.noisy.nbytes if train.noisy is not None else 0)
-    return FoldResult(state, config, store.config.to_dict(), store.classes, scaler, val_id,
-                      test_id, best_epoch, val_ev, test_ev, count_parameters(model), history,
+    return FoldResult(state, config, store.config.to_dict(), store.classes, scaler, val_ids,
+                      test_ids, best_epoch, val_ev, test_ev, count_parameters(model), history,
                       nbytes)
 
 
@@ -261,13 +284,7 @@ def save_checkpoint(result: FoldResult, path: str | os.PathLike) -> Path:
         "format": "serlib-checkpoint", "version": 1,
         "state_dict": result.state_dict, "config": asdict(result.config),
         "feature_config": result.feature_config, "classes": list(result.classes),
-        "scaler": result.scaler.to_dict(), "val_id": result.val_id, "test_id": result.test_id,
-        "best_epoch": result.best_epoch, "num_params": result.num_params,
-        "history": result.history,
-        "val": {"wa": result.val.wa, "ua": result.val.ua,
-                "confusion": result.val.confusion.tolist()},
-        "test": {"wa": result.test.wa, "ua": result.test.ua,
-                 "confusion": result.test.confusion.tolist()},
+        "scaler": result.scaler.to_dict(), **summary(result),
     }
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
@@ -290,8 +307,20 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
+def summary(result: FoldResult) -> dict:
+    """A fold's results as plain JSON-ready data: speakers, scores, confusions, history."""
+
+    def scores(ev: Evaluation | None) -> dict | None:
+        return None if ev is None else {"wa": ev.wa, "ua": ev.ua, "loss": ev.loss,
+                                        "confusion": ev.confusion.tolist()}
+
+    return {"val_ids": result.val_ids, "test_ids": result.test_ids,
+            "best_epoch": result.best_epoch, "num_params": result.num_params,
+            "history": result.history, "val": scores(result.val), "test": scores(result.test)}
+
+
 def describe(result: FoldResult) -> str:
     """A one-line JSON summary of a fold (for logs and the command line)."""
-    return json.dumps({"val_id": result.val_id, "test_id": result.test_id,
+    return json.dumps({"val_ids": result.val_ids, "test_ids": result.test_ids,
                        "best_epoch": result.best_epoch, "test_wa": round(result.test.wa, 4),
                        "test_ua": round(result.test.ua, 4), "num_params": result.num_params})

@@ -48,18 +48,23 @@ def test_bad_arguments_are_explained(tmp_path, args, message):
 
 
 def test_demo_runs_on_a_small_synthetic_corpus(tmp_path):
-    r = run("demo", "--data", str(tmp_path / "data"), "--utterances", "60")
+    args = ("demo", "--data", str(tmp_path / "data"), "--utterances", "150", "--num_epochs",
+            "1", "--image_size", "64")
+    r = run(*args)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "data" / "demo" / "utterances.csv").exists()
-    assert "utterance table" in r.stdout and "preset improvised-4" in r.stdout
-    again = run("demo", "--data", str(tmp_path / "data"), "--utterances", "60")
-    assert again.returncode == 0 and again.stdout == r.stdout  # the corpus is reused
+    demo = tmp_path / "data" / "demo"
+    assert (demo / "utterances.csv").exists() and (demo / "report" / "results.md").exists()
+    assert "[5/5] report" in r.stdout and "| alexnet_gap | alexnet_gap |" in r.stdout
+    again = run(*args)  # everything is reused: no fold is trained twice
+    assert again.returncode == 0 and again.stdout.count("done already, skipped") == 5
 
 
 def test_demo_uses_iemocap_dir(tmp_path, iemocap_root, monkeypatch, capsys):
+    import serlib.demo
+
     monkeypatch.setenv("IEMOCAP_DIR", str(iemocap_root))
-    assert main(["demo", "--data", str(tmp_path / "d")]) == 0
-    assert f"corpus: iemocap at {iemocap_root}" in capsys.readouterr().out
+    assert serlib.demo.corpus_root(serlib.demo.DemoConfig(tmp_path / "d")) == \
+        ("iemocap", iemocap_root)
     assert not (tmp_path / "d" / "synth-iemocap").exists()
 
 

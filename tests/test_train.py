@@ -82,7 +82,7 @@ def test_oversampling_balances_classes():
 
 def test_scaler_is_fitted_on_training_speakers_only(store):
     train_ids = check_speakers(store, "1F", "1M")
-    train, val, test, scaler = make_splits(store, train_ids, "1F", "1M", with_noisy=True)
+    train, val, test, scaler = make_splits(store, train_ids, ["1F"], ["1M"], with_noisy=True)
     segs = np.concatenate([np.asarray(store[s].segments, np.float32) for s in train_ids])
     assert np.array_equal(scaler.low, segs.min(axis=(0, 3)))
     assert np.array_equal(scaler.high, segs.max(axis=(0, 3)))
