@@ -170,6 +170,6 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
             save_checkpoint(result, out / f"fold-{fold.key}.pth")
         write_json(path, {"fold": fold.name, "repeat": fold.repeat, "seed": fold.seed,
                           "classes": list(store.classes), "model": config.ser_model,
-                          **summary(result)})
+                          "config": asdict(fold_config), **summary(result)})
         written.append(path)
     return written

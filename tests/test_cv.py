@@ -90,6 +90,7 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     run_cv(store, "5fold", config, tmp_path, folds=["1M", "2F"], log=lambda _: None)
     assert [c[0] for c in calls] == [("1M",), ("2F",)]
     first = (tmp_path / "fold-r0-1M.json").read_text()
+    assert json.loads(first)["config"]["num_epochs"] == 1 and json.loads(first)["seed"] == 111
     run_cv(store, "5fold", config, tmp_path, log=lambda _: None)  # the rest, as after a crash
     assert [c[0] for c in calls] == [("1M",), ("2F",), ("3M",), ("4F",), ("5F",)]
     assert (tmp_path / "fold-r0-1M.json").read_text() == first  # not retrained
