@@ -10,8 +10,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import SerlibError
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:
@@ -176,7 +180,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     _flag(p, "image_size", type=int, default=d.image_size, help="shorter side of the images")
 
 
-def _train_config(args: argparse.Namespace):
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed ``serlib train``/``serlib cv`` options."""
     from .config import TrainConfig
 
     if args.features.is_file():
