@@ -54,6 +54,10 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
     # Batch records are by batch number, so the batch size is part of what must match.
     job = {"config": config.to_dict(), "utterances": _fingerprint(table),
            "segments": int(offsets[-1]), "batch_size": batch_size}
+    if _is_current(out, job):
+        if progress:
+            print(f"{out}: up to date (same utterances and parameters), not extracted again")
+        return out
     partial = out.with_name(out.name + ".partial")
     _prepare_partial(partial, job, config)
     batches = [range(i, min(i + batch_size, len(table))) for i in range(0, len(table), batch_size)]
@@ -73,7 +77,7 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
             for _, n in pool.map(_extract_batch, tasks):
                 bar.update(n)
     bar.close()
-    _assemble(out, partial, len(batches), table, offsets, index, config)
+    _assemble(out, partial, len(batches), table, offsets, index, config, job)
     shutil.rmtree(partial, ignore_errors=True)
     return out
 
@@ -116,6 +120,14 @@ def _fingerprint(table: pd.DataFrame) -> str:
     """What identifies the input: paths, labels, speakers (a changed corpus restarts)."""
     text = table[["utt_id", "path", "speaker", "label_id"]].to_csv(index=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _is_current(out: Path, job: dict) -> bool:
+    """Whether ``out`` is a complete store of this very job (so there is nothing to do)."""
+    try:
+        return json.loads((out / "meta.json").read_text()).get("job") == job
+    except (OSError, ValueError):
+        return False
 
 
 def _shape(config: FeatureConfig, n: int) -> tuple[int, int, int, int]:
@@ -181,7 +193,8 @@ def _extract_batch(task: tuple[int, list, FeatureConfig, Path]) -> tuple[int, in
 
 
 def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
-              offsets: np.ndarray, index: CorpusIndex, config: FeatureConfig) -> None:
+              offsets: np.ndarray, index: CorpusIndex, config: FeatureConfig,
+              job: dict) -> None:
     """Move the arrays into the store; compact them only if a file left a gap."""
     rows, problems = [], []
     for k in range(num_chunks):
@@ -225,7 +238,7 @@ def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
                 "config": config.to_dict(), "corpus": index.corpus, "root": str(index.root),
                 "preset": index.preset.name, "classes": list(index.classes),
                 "speakers": speakers, "shape": list(_shape(config, n)),
-                "num_utterances": len(kept), "problems": problems}
+                "num_utterances": len(kept), "problems": problems, "job": job}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
     write_store_atomically(out, fill)

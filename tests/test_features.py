@@ -327,3 +327,25 @@ def test_noise_recordings_and_impulse_responses_from_folders(corpus, tmp_path):
                       ).mean() > 1.0
     with pytest.raises(SerlibError, match="not a folder of audio files"):
         NoiseConfig(str(tmp_path / "missing")).check()
+
+
+def test_a_current_store_is_not_extracted_again(corpus, tmp_path, monkeypatch):
+    import serlib.extract as ex
+
+    index = index_emodb(corpus, progress=False)
+    config = FeatureConfig(segment_size=SEG)
+    out = extract_features(index, config, tmp_path / "s", jobs=1, batch_size=4, progress=False)
+    before = (out / "segments.npy").stat().st_mtime_ns
+    calls = []
+    real = ex._extract_batch
+    monkeypatch.setattr(ex, "_extract_batch", lambda t: (calls.append(t[0]), real(t))[1])
+    extract_features(index, config, out, jobs=1, batch_size=4, progress=False)
+    assert calls == [] and (out / "segments.npy").stat().st_mtime_ns == before
+    # Other parameters (or other utterances) are a different job: extracted afresh.
+    extract_features(index, FeatureConfig(segment_size=SEG, nfreq=100), out, jobs=1,
+                     batch_size=4, progress=False)
+    assert calls == [0, 1, 2, 3] and load_features(out).config.nfreq == 100
+    smaller = type(index)(index.corpus, index.root, index.preset, index.table.iloc[:5])
+    extract_features(smaller, FeatureConfig(segment_size=SEG, nfreq=100), out, jobs=1,
+                     batch_size=4, progress=False)
+    assert load_features(out).meta["num_utterances"] == 5
