@@ -178,6 +178,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
                    help="mixed precision (default: where the device has it natively)")
     _flag(p, "channels_last", action=argparse.BooleanOptionalAction, default=d.channels_last)
     _flag(p, "image_size", type=int, default=d.image_size, help="shorter side of the images")
+    _flag(p, "progress", action=argparse.BooleanOptionalAction, default=True,
+          help="progress bars (--no-progress for logs: one line per epoch)")
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
@@ -212,7 +214,8 @@ def _run_train(args: argparse.Namespace) -> None:
 
     config = _train_config(args)
     store = load_features(args.features)
-    result = train_fold(store, config, args.val_id, args.test_id, gpu=args.gpu)
+    result = train_fold(store, config, args.val_id, args.test_id, gpu=args.gpu,
+                        progress=args.progress)
     path = save_checkpoint(result, f"{args.save_label}.pth")
     print(describe(result))
     print(f"best model saved to {path}")
@@ -240,7 +243,7 @@ def _run_cv(args: argparse.Namespace) -> None:
     folds = [f.strip() for f in args.folds.split(",") if f.strip()] if args.folds else None
     run_cv(store, args.protocol, config, args.out, repeats=args.repeats, folds=folds,
            loso_val=args.loso_val, keep_checkpoints=args.keep_checkpoints, label=args.label,
-           gpu=args.gpu)
+           gpu=args.gpu, progress=args.progress)
     print(f"fold results in {args.out}; make the report with: serlib report {args.out}")
 
 

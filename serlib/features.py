@@ -25,7 +25,7 @@ from .augment import Perturber
 from .config import FEATURE_TYPES, FeatureConfig, NoiseConfig
 
 __all__ = ["FEATURE_TYPES", "FeatureConfig", "NoiseConfig", "compute_features", "load_features",
-           "num_segments", "segment"]
+           "num_segments", "segment", "segment_starts"]
 
 def power_spectrogram(y: np.ndarray, config: FeatureConfig,
                       bins: int | None = None) -> np.ndarray:
@@ -98,9 +98,13 @@ def segment(x: np.ndarray, segment_size: int, pad_values: np.ndarray) -> np.ndar
         out[:] = np.asarray(pad_values, dtype=x.dtype)[None, :, None, None]
         out[0, :, :, :t] = x
         return out
-    n = num_segments(t, segment_size)
-    starts = [i * segment_size for i in range(n - 1)] + [t - segment_size]
-    return np.stack([x[:, :, s:s + segment_size] for s in starts])
+    return np.stack([x[:, :, s:s + segment_size] for s in segment_starts(t, segment_size)])
+
+
+def segment_starts(frames: int, segment_size: int) -> list[int]:
+    """The first frame of each segment :func:`segment` cuts from ``frames`` frames."""
+    n = num_segments(frames, segment_size)
+    return [i * segment_size for i in range(n - 1)] + [max(0, frames - segment_size)]
 
 
 def load_features(path, *, mmap: bool = True):

@@ -87,9 +87,16 @@ class AlexNetGAP(nn.Module):
         self.features = features
         self.classifier = _xavier(nn.Conv2d(256, num_classes, kernel_size=1))
 
-    def class_maps(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` images -> ``(B, K, h, w)`` class activation maps."""
-        return self.classifier(self.features(x))
+    def class_maps(self, x: torch.Tensor, *, before_last_pool: bool = False) -> torch.Tensor:
+        """``(B, C, H, W)`` images -> ``(B, K, h, w)`` class activation maps.
+
+        The model averages the maps after AlexNet's last max-pooling (3x5 cells
+        for a 128x192 image). ``before_last_pool=True`` applies the same 1x1
+        classifier to the features before that pooling: maps at twice the
+        resolution (7x11), for drawing; their mean is not the model's logit.
+        """
+        features = self.features[:-1] if before_last_pool else self.features
+        return self.classifier(features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.class_maps(x).mean(dim=(2, 3))

@@ -83,3 +83,155 @@ def save(fig: Figure, stem: Path) -> list[Path]:
     for path in paths:
         fig.savefig(path, dpi=120)
     return paths
+
+
+# --- The course's figures: spectrograms, images, class activation maps, predictions ---
+
+def _extent(frames: int, config, mel: bool) -> tuple[float, float, float, float]:
+    """Axis limits: time in s, frequency in kHz (linear bins) or mel band number."""
+    seconds = frames * config.hop_length / config.sample_rate
+    top = config.nmel if mel else config.nfreq * config.sample_rate / config.n_fft / 1000
+    return (0.0, seconds, 0.0, top)
+
+
+def spectrogram_axes(ax, x: np.ndarray, config, *, mel: bool = False, title: str = "",
+                     delta: bool = False):
+    """Draw one ``(F, T)`` spectrogram on ``ax`` with time (s) and frequency axes; returns the
+    image (for a colour bar). dB channels share the range [-top_db, 0]; deltas are centred."""
+    if delta:
+        lim = float(np.abs(x).max()) or 1.0
+        kw = {"cmap": "coolwarm", "vmin": -lim, "vmax": lim}
+    else:
+        kw = {"cmap": "magma", "vmin": -config.top_db, "vmax": 0.0}
+    im = ax.imshow(x, origin="lower", aspect="auto", interpolation="nearest",
+                   extent=_extent(x.shape[-1], config, mel), **kw)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mel band" if mel else "frequency (kHz)")
+    ax.set_title(title)
+    return im
+
+
+def spectrogram_grid(panels: dict[str, dict[str, np.ndarray]], config, title: str) -> Figure:
+    """Rows of ``(F, T)`` spectrograms, e.g. emotions x feature types (rows may differ).
+
+    A column whose name contains ``mel`` gets a mel axis, one whose name contains
+    ``delta`` or ``Δ`` a centred colour scale.
+    """
+    rows = list(panels)
+    width = max(len(row) for row in panels.values())
+    fig = Figure(figsize=(3.3 * width + 1, 2.5 * len(rows) + 0.6), layout="constrained")
+    axes = fig.subplots(len(rows), width, squeeze=False)
+    for i, r in enumerate(rows):
+        for ax in axes[i, len(panels[r]):]:
+            ax.set_axis_off()
+        for j, c in enumerate(panels[r]):
+            delta = "delta" in c.lower() or "Δ" in c
+            im = spectrogram_axes(axes[i, j], panels[r][c], config, mel="mel" in c.lower(),
+                                  title=f"{r}: {c}", delta=delta)
+            if i == len(rows) - 1 or delta:
+                fig.colorbar(im, ax=axes[i, j], label="dB" if not delta else "dB per frame",
+                             shrink=0.8)
+    fig.suptitle(title)
+    return fig
+
+
+def segments_figure(x: np.ndarray, config, starts: Sequence[int], title: str) -> Figure:
+    """A ``(F, T)`` spectrogram with the segments cut from it (frame ``starts``) outlined."""
+    from matplotlib.patches import Rectangle
+
+    fig = Figure(figsize=(11, 3.2), layout="constrained")
+    ax = fig.subplots()
+    im = spectrogram_axes(ax, x, config, title=title)
+    top = _extent(1, config, False)[3]
+    step = config.hop_length / config.sample_rate
+    colours = sns.color_palette("Set2", len(starts))
+    for k, (s, colour) in enumerate(zip(starts, colours, strict=True)):
+        ax.add_patch(Rectangle((s * step, 0.03 * top), config.segment_size * step, 0.94 * top,
+                               fill=False, lw=2, ls="--" if k % 2 else "-", ec=colour))
+        ax.text(s * step + 0.05, 0.9 * top, f"segment {k + 1}", color=colour, fontsize=9)
+    ax.set_xlim(0, max(x.shape[-1], max(starts) + config.segment_size) * step)
+    fig.colorbar(im, ax=ax, label="dB")
+    return fig
+
+
+def panels_figure(arrays: Sequence[np.ndarray], titles: Sequence[str], title: str, *,
+                  cbar_label: str = "", xlabel: str = "time frame",
+                  ylabel: str = "frequency bin", cmap: str = "magma",
+                  origin: str = "lower") -> Figure:
+    """A row of 2-D arrays side by side, each with its own colour bar (image steps, mixup)."""
+    fig = Figure(figsize=(3.4 * len(arrays) + 0.5, 3.3), layout="constrained")
+    for ax, a, t in zip(np.atleast_1d(fig.subplots(1, len(arrays))), arrays, titles,
+                        strict=True):
+        im = ax.imshow(a, origin=origin, aspect="auto", cmap=cmap, interpolation="nearest")
+        ax.set_title(t, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        fig.colorbar(im, ax=ax, label=cbar_label, shrink=0.85)
+    fig.suptitle(title)
+    return fig
+
+
+def cam_figure(spectrograms: np.ndarray, maps: np.ndarray, titles: Sequence[str],
+               config) -> Figure:
+    """Spectrograms ``(N, F, T)`` above the same with class activation maps ``(N, h, w)``
+    (upsampled, image rows top-down as the model saw them) drawn over them."""
+    n = len(spectrograms)
+    fig = Figure(figsize=(3.6 * n + 0.5, 5.6), layout="constrained")
+    axes = fig.subplots(2, n, squeeze=False)
+    for k in range(n):
+        extent = _extent(spectrograms[k].shape[-1], config, False)
+        spectrogram_axes(axes[0, k], spectrograms[k], config, title=titles[k])
+        spectrogram_axes(axes[1, k], spectrograms[k], config, title="class activation map")
+        # The image is flipped (low frequencies at the bottom row), so its top row is the
+        # highest frequency: drawn with origin "upper" it lines up with the spectrogram.
+        im = axes[1, k].imshow(maps[k], origin="upper", aspect="auto", extent=extent,
+                               cmap="viridis", alpha=0.55, interpolation="bilinear",
+                               vmin=float(np.min(maps)), vmax=float(np.max(maps)))
+    fig.colorbar(im, ax=axes[1, -1], label="class score (logit contribution)", shrink=0.8)
+    fig.suptitle("Where the FCN+GAP model finds evidence for the true class")
+    return fig
+
+
+def prediction_figure(prediction, classes: Sequence[str], segment_s: float) -> Figure:
+    """A prediction's class probabilities per segment over time, and for the utterance."""
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    ax_t, ax_u = fig.subplots(1, 2, width_ratios=(3, 1))
+    starts = np.asarray(prediction.segment_starts_s)
+    mids = starts + segment_s / 2
+    for k, name in enumerate(classes):
+        ax_t.plot(mids, 100 * prediction.segment_probs[:, k], marker="o", label=name)
+    for s in starts:
+        ax_t.axvspan(s, s + segment_s, color="grey", alpha=0.06)
+    ax_t.set_xlabel("segment centre (s)")
+    ax_t.set_ylabel("probability (%)")
+    ax_t.set_ylim(0, 100)
+    ax_t.set_title(f"{Path(prediction.path).name}: each 3-s segment")
+    ax_t.legend(ncol=len(classes), fontsize=8)
+    ax_u.barh(list(classes), 100 * np.asarray(prediction.probs),
+              color=sns.color_palette(n_colors=len(classes)))
+    ax_u.set_xlabel("probability (%)")
+    ax_u.set_ylabel("emotion")
+    ax_u.set_xlim(0, 100)
+    ax_u.set_title(f"utterance: {prediction.emotion}")
+    return fig
+
+
+def snr_figure(results, title: str) -> Figure:
+    """WA and UA against SNR per model (``accuracy_vs_snr``'s table); clean as dashed lines."""
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    for ax, metric in zip(fig.subplots(1, 2), ("WA", "UA"), strict=True):
+        for (model, group), colour in zip(results.groupby("model", sort=False),
+                                          sns.color_palette(), strict=False):
+            noisy = group.dropna(subset=["snr_db"]).sort_values("snr_db")
+            ax.plot(noisy["snr_db"], noisy[metric], marker="o", color=colour, label=model)
+            clean = group[group["snr_db"].isna()]
+            if len(clean):
+                ax.axhline(float(clean[metric].iloc[0]), color=colour, ls="--", lw=1,
+                           label=f"{model}, clean")
+        ax.set_xlabel("SNR (dB)")
+        ax.set_ylabel(f"{metric} (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig

@@ -110,8 +110,10 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_report(folders: list[str | os.PathLike], out: str | os.PathLike) -> dict[str, list]:
-    """Tables (Markdown, CSV) and figures (PNG, PDF) of the runs in ``folders``."""
+def write_report(folders: list[str | os.PathLike], out: str | os.PathLike, *,
+                 echo: bool = True) -> dict[str, list]:
+    """Tables (Markdown, CSV) and figures (PNG, PDF) of the runs in ``folders``; prints the
+    Markdown table unless ``echo=False``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = load_runs(folders)
@@ -135,5 +137,6 @@ def write_report(folders: list[str | os.PathLike], out: str | os.PathLike) -> di
         ua = list(zip(table["UA"], table["UA_std"], strict=True))
         fig = plots.comparison_figure(list(table["run"]), wa, ua)
         written["figures"] += plots.save(fig, out / "comparison")
-    print(text)
+    if echo:
+        print(text)
     return written

@@ -87,6 +87,16 @@ class FeatureStore(Mapping[str, SpeakerFeatures]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def segments_of(self, speaker: str, utt_id: str) -> np.ndarray:
+        """The segments ``(n, C, F, T)`` of one utterance of ``speaker``."""
+        ids = list(self.utt_ids[speaker])
+        if utt_id not in ids:
+            raise KeyError(f"no utterance {utt_id!r} of speaker {speaker!r} in {self.path}")
+        u = ids.index(utt_id)
+        num_segs = self[speaker].num_segs
+        start = int(num_segs[:u].sum())
+        return self[speaker].segments[start:start + int(num_segs[u])]
+
     def counts(self) -> pd.DataFrame:
         """Segments per speaker (rows) and class (columns), with totals: what the seed printed."""
         rows = {spk: np.bincount(d.seg_labels, minlength=len(self.classes))

@@ -280,16 +280,18 @@ def save_checkpoint(result: FoldResult, path: str | os.PathLike) -> Path:
     :mod:`serlib.predict` needs; only tensors and plain data, for ``weights_only=True``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": "serlib-checkpoint", "version": 1,
-        "state_dict": result.state_dict, "config": asdict(result.config),
-        "feature_config": result.feature_config, "classes": list(result.classes),
-        "scaler": result.scaler.to_dict(), **summary(result),
-    }
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
+    torch.save(checkpoint_payload(result), tmp)
     os.replace(tmp, path)
     return path
+
+
+def checkpoint_payload(result: FoldResult) -> dict:
+    """What a checkpoint holds, as a dict (what :func:`load_checkpoint` returns)."""
+    return {"format": "serlib-checkpoint", "version": 1,
+            "state_dict": result.state_dict, "config": asdict(result.config),
+            "feature_config": result.feature_config, "classes": list(result.classes),
+            "scaler": result.scaler.to_dict(), **summary(result)}
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -40,6 +40,11 @@ def test_class_maps_average_to_the_logits():
         maps = model.class_maps(x)
         assert maps.shape[:2] == (1, 4)
         assert torch.allclose(maps.mean(dim=(2, 3)), model(x))
+        fine = model.class_maps(x, before_last_pool=True)
+        assert maps.shape[2:] == (3, 5) and fine.shape[2:] == (7, 11)
+        # The last max-pooling of the classifier's input gives back the coarse maps' input.
+        pooled = model.features[-1](model.features[:-1](x))
+        assert torch.allclose(model.classifier(pooled), maps)
 
 
 @pytest.fixture
