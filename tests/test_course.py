@@ -1,0 +1,196 @@
+"""The course's helpers: the corpus switch, cached stages, prediction from a fold, figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from matplotlib.figure import Figure
+
+import serlib
+from serlib import course as course_mod
+from serlib import plots
+from serlib.corpora import index_emodb, synthesize
+from serlib.errors import CorpusLayoutError, SerlibError
+from serlib.extract import extract_features
+from serlib.features import FeatureConfig, load_features, segment, segment_starts
+from serlib.predict import Predictor, accuracy_vs_snr
+from serlib.train import TrainConfig, save_checkpoint, train_fold
+
+TINY = TrainConfig(ser_model="alexnet_gap", num_epochs=1, batch_size=16, image_size=64)
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    for var in ("IEMOCAP_DIR", "EMODB_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SERLIB_DATA", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_data_dir_is_found_from_the_notebooks_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("SERLIB_DATA", raising=False)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "README.md").write_text("data\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert course_mod.data_dir() == tmp_path / "data"
+    monkeypatch.setenv("SERLIB_DATA", str(tmp_path / "elsewhere"))
+    assert course_mod.data_dir() == tmp_path / "elsewhere"
+
+
+def test_the_switch_is_remembered_and_defaults_to_synthetic(data):
+    chosen = course_mod.use("auto", utterances=40, progress=False)
+    assert chosen.corpus == "synthetic" and chosen.root == data / "synth-iemocap"
+    assert not chosen.full or chosen.gpu
+    saved = json.loads((data / "course.json").read_text())
+    assert saved["corpus"] == "synthetic" and saved["utterances"] == 40
+    loaded = course_mod.load()
+    assert loaded == chosen
+    assert "synthetic corpus" in loaded.describe()
+    assert set(loaded.index().table["speaker"]) <= {f"{s}{g}" for s in range(1, 6) for g in "FM"}
+
+
+def test_auto_follows_the_environment_and_bad_choices_are_explained(data, iemocap_root,
+                                                                    monkeypatch, tmp_path):
+    monkeypatch.setenv("IEMOCAP_DIR", str(iemocap_root))
+    chosen = course_mod.use("auto", progress=False)
+    assert (chosen.corpus, chosen.root, chosen.full) == ("iemocap", iemocap_root, True)
+    assert course_mod.load().corpus == "iemocap"
+    with pytest.raises(SerlibError, match="unknown corpus 'timit'"):
+        course_mod.use("timit")
+    with pytest.raises(SerlibError, match="give the folder of emodb"):
+        course_mod.use("emodb")
+    with pytest.raises(CorpusLayoutError):  # explained now, not three notebooks later
+        course_mod.use("iemocap", tmp_path)
+
+
+def test_features_are_extracted_once_and_named_by_their_parameters(data, monkeypatch):
+    chosen = course_mod.use("synthetic", utterances=40, progress=False)
+    store = chosen.features("logspec", progress=False, segment_size=100)
+    assert store.path.name == "features-logspec-segment_size100"
+    assert store.config.segment_size == 100
+    import serlib.extract as ex
+
+    monkeypatch.setattr(ex, "_extract_batch", lambda task: pytest.fail("extracted again"))
+    again = chosen.features("logspec", progress=False, segment_size=100)
+    assert again.path == store.path
+
+
+def test_examples_give_one_utterance_per_class_of_one_speaker(data):
+    chosen = course_mod.use("synthetic", utterances=200, progress=False)
+    table = chosen.index().table
+    examples = chosen.examples("2M")
+    assert set(examples["speaker"]) == {"2M"}
+    assert list(examples["label_id"]) == sorted(set(table.query("speaker == '2M'")["label_id"]))
+
+
+def test_quick_or_full_and_the_environment_check(capsys):
+    quick, full = TrainConfig(num_epochs=2), TrainConfig(num_epochs=100, pretrained=True)
+    assert course_mod.quick_or_full(False, quick, full) is quick
+    assert course_mod.quick_or_full(True, quick, full) is full
+    assert "ImageNet weights" in capsys.readouterr().out
+    table = course_mod.check_environment()
+    assert table.loc["serlib", "version"] == serlib.__version__
+    with pytest.raises(SerlibError, match="Python 9.0 or newer"):
+        course_mod.check_environment((9, 0))
+
+
+def test_import_serlib_is_light_and_names_are_lazy():
+    code = "import sys, serlib; print('torch' in sys.modules, 'librosa' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    assert serlib.TrainConfig is serlib.config.TrainConfig
+    assert serlib.train_fold is serlib.train.train_fold
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        serlib.nope  # noqa: B018
+
+
+@pytest.fixture(scope="module")
+def fold(tmp_path_factory):
+    root = synthesize(tmp_path_factory.mktemp("c") / "emodb", "emodb", 60, seed=3, jobs=2,
+                      progress=False)
+    index = index_emodb(root, "emodb-4", progress=False)
+    store = load_features(extract_features(index, FeatureConfig(segment_size=100),
+                                           root.parent / "store", jobs=2, progress=False))
+    result = train_fold(store, TINY, "1F", "1M", progress=False, log=lambda line: None)
+    return store, index, result, save_checkpoint(result, root.parent / "m.pth")
+
+
+def test_segments_of_and_segment_starts(fold):
+    store, *_ = fold
+    data = store["1M"]
+    second = store.utt_ids["1M"][1]
+    n0, n1 = int(data.num_segs[0]), int(data.num_segs[1])
+    assert np.array_equal(store.segments_of("1M", second), data.segments[n0:n0 + n1])
+    with pytest.raises(KeyError, match="no utterance"):
+        store.segments_of("1M", "nope")
+    x = np.random.default_rng(0).normal(size=(1, 3, 250)).astype(np.float32)
+    starts = segment_starts(250, 100)
+    assert starts == [0, 100, 150]
+    assert all(np.array_equal(s[..., :], x[..., a:a + 100])
+               for s, a in zip(segment(x, 100, np.zeros(1)), starts, strict=True))
+
+
+def test_a_predictor_from_the_fold_equals_one_from_its_checkpoint(fold, tmp_path):
+    store, index, result, path = fold
+    wav = index.table.query("speaker == '1M'")["path"].iloc[0]
+    a, b = Predictor(result).predict(wav), Predictor(path).predict(wav)
+    assert np.allclose(a.probs, b.probs) and a.emotion == b.emotion
+    y, sr = sf.read(wav, dtype="float32")
+    assert np.allclose(Predictor(result).predict_signal(y).probs, a.probs, atol=1e-6)
+    segments = store.segments_of("1M", store.utt_ids["1M"][0])[:1]
+    maps = Predictor(result).class_maps(segments, np.array([0]))
+    assert maps.ndim == 3 and maps.shape[0] == 1
+    with pytest.raises(ValueError, match="1 segments but 2 classes"):
+        Predictor(result).class_maps(segments, np.array([0, 1]))
+    alex = train_fold(store, TrainConfig(ser_model="alexnet", num_epochs=1, batch_size=32,
+                                         image_size=64), "1F", "1M", progress=False,
+                      log=lambda line: None)
+    with pytest.raises(SerlibError, match="no class activation maps"):
+        Predictor(alex).class_maps(store["1M"].segments[:1], np.array([0]))
+
+
+def test_accuracy_vs_snr_scores_every_model_on_the_same_noisy_signals(fold):
+    store, index, result, _ = fold
+    table = index.table.query("speaker == '1M'")
+    p = Predictor(result)
+    curve = accuracy_vs_snr({"a": p, "b": p}, table, [None, 10, -20], progress=False)
+    assert list(curve.columns) == ["model", "snr_db", "WA", "UA"] and len(curve) == 6
+    a, b = (curve[curve["model"] == m].reset_index(drop=True) for m in ("a", "b"))
+    assert a[["WA", "UA"]].equals(b[["WA", "UA"]])  # same model, same noise: same scores
+    clean = curve[curve["snr_db"].isna() & (curve["model"] == "a")]
+    preds = [p.predict(path).probs.argmax() for path in table["path"]]
+    assert clean["WA"].iloc[0] == pytest.approx(
+        100 * np.mean(np.array(preds) == table["label_id"].to_numpy()))
+    again = accuracy_vs_snr({"a": p}, table, [10], progress=False)
+    assert again["WA"].iloc[0] == a["WA"].iloc[1]  # seeded: the same noise every time
+
+
+def _labelled(fig: Figure) -> bool:
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.axison]
+    return bool(fig.get_suptitle() or all(ax.get_title() for ax in axes)) and \
+        all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+
+
+def test_course_figures_have_titles_and_axis_labels(fold):
+    store, index, result, _ = fold
+    config = store.config
+    x = np.full((config.nfreq, 250), -40.0)
+    figs = [plots.spectrogram_grid({"anger": {"logspec": x, "logmelspec Δ": x}}, config, "t"),
+            plots.segments_figure(x, config, segment_starts(250, 100), "segments"),
+            plots.panels_figure([x, x], ["a", "b"], "steps", cbar_label="dB"),
+            plots.cam_figure(np.stack([x[:, :100]]), np.ones((1, 3, 5)), ["anger"], config)]
+    prediction = Predictor(result).predict(index.table["path"].iloc[0])
+    figs.append(plots.prediction_figure(prediction, store.classes, 1.0))
+    import pandas as pd
+
+    curve = pd.DataFrame({"model": ["a", "a"], "snr_db": [np.nan, 10.0], "WA": [50, 40],
+                          "UA": [40, 30]})
+    figs.append(plots.snr_figure(curve, "noise"))
+    for fig in figs:
+        assert isinstance(fig, Figure) and _labelled(fig), fig
