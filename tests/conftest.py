@@ -71,3 +71,14 @@ def emodb_root(tmp_path: Path) -> Path:
     for k, name in enumerate(EMODB_FILES):
         write_wav(root / "wav" / name, seconds=0.4 + 0.1 * k)
     return root
+
+
+#: Figures that the robustness tests prove, printed at the end of the run.
+ROBUSTNESS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if ROBUSTNESS:
+        terminalreporter.section("robustness")
+        for line in ROBUSTNESS:
+            terminalreporter.write_line(f"- {line}")
