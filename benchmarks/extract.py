@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +26,9 @@ import pandas as pd
 from serlib.corpora import index_corpus, synthesize
 from serlib.extract import extract_features
 from serlib.features import FeatureConfig, load_features
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _measure  # noqa: E402
 
 
 def plain_loop(table_csv: str, out: str, features: str) -> None:
@@ -82,30 +83,8 @@ def timed(work, *args) -> None:
 
 def measure(args: list[str]) -> tuple[float, float]:
     """Run this script with ``args`` in a child: its work's seconds and peak tree RSS in MB."""
-    import psutil
-
-    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
-    peak, ps = 0, psutil.Process(proc.pid)
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            try:
-                tree = [ps, *ps.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    output = proc.communicate()[0]
-    done.set()
-    thread.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark step {args} failed")
-    return json.loads(output.strip().splitlines()[-1])["seconds"], peak / 2**20
+    result, peak_mb = _measure.measure([sys.executable, __file__, *args])
+    return result["seconds"], peak_mb
 
 
 def run(utterances: int, features: str, jobs: int, workdir: Path) -> dict:
