@@ -178,6 +178,9 @@ def _train_options(p: argparse.ArgumentParser) -> None:
                    help="mixed precision (default: where the device has it natively)")
     _flag(p, "channels_last", action=argparse.BooleanOptionalAction, default=d.channels_last)
     _flag(p, "image_size", type=int, default=d.image_size, help="shorter side of the images")
+    p.add_argument("--resident", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the uint8 training set on the GPU (default: when it fits)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
     _flag(p, "progress", action=argparse.BooleanOptionalAction, default=True,
           help="progress bars (--no-progress for logs: one line per epoch)")
 
@@ -196,7 +199,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         mixup_alpha=args.mixup_alpha, oversampling=args.oversampling, stability=args.stability,
         stability_alpha=args.stability_alpha, stability_sigma=args.stability_sigma,
         stability_source=args.stability_source, select_by=args.select_by, device=args.device,
-        amp=args.amp, channels_last=args.channels_last, image_size=args.image_size)
+        amp=args.amp, channels_last=args.channels_last, image_size=args.image_size,
+        resident=args.resident, compile=args.compile)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:

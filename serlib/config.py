@@ -167,6 +167,8 @@ class TrainConfig:
     amp: bool | None = None         # None: where the device has fast low precision
     channels_last: bool = True
     image_size: int = 256
+    resident: bool | None = None    # uint8 training set on the device; None: when it fits
+    compile: bool = False           # torch.compile the model (worth it on a GPU)
 
     def __post_init__(self) -> None:
         if self.ser_model not in MODELS:

@@ -93,10 +93,17 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
             for name, test, val in base]
 
 
+#: TrainConfig fields that change how fast a fold trains, not what it computes.
+EXECUTION_ONLY = ("resident", "compile")
+
+
 def _run_identity(store: FeatureStore, protocol: str, config: TrainConfig,
                   loso_val: bool) -> dict:
-    """What must match for results to be mixed in one folder (not the fold selection)."""
-    return {"protocol": protocol, "loso_val": loso_val, "train_config": asdict(config),
+    """What must match for results to be mixed in one folder (not the fold selection, nor
+    how the work is executed: folds trained on a GPU with a resident or compiled model
+    belong with the others)."""
+    train = {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY}
+    return {"protocol": protocol, "loso_val": loso_val, "train_config": train,
             "feature_config": store.config.to_dict(), "classes": list(store.classes),
             "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset"),
             "num_segments": store.meta["shape"][0]}

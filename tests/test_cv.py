@@ -98,6 +98,19 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     assert len(calls) == 10 and calls[-1] == (("5F",), 112)
 
 
+def test_how_a_fold_is_executed_is_not_part_of_the_run(tmp_path, monkeypatch):
+    import serlib.train as train
+
+    calls = []
+    monkeypatch.setattr(train, "train_fold", fake_train_fold(calls))
+    run_cv(FakeStore(), "5fold", TrainConfig(num_epochs=1), tmp_path, folds=["1M"],
+           log=lambda _: None)
+    # The other folds on a GPU, resident and compiled: the same run, the same folder.
+    run_cv(FakeStore(), "5fold", TrainConfig(num_epochs=1, resident=True, compile=True),
+           tmp_path, log=lambda _: None)
+    assert len(calls) == 5
+
+
 def test_a_folder_of_another_configuration_is_refused(tmp_path, monkeypatch):
     import serlib.train as train
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -112,6 +113,47 @@ def test_training_is_deterministic(store):
     b = train_fold(store, config, "1F", "1M", progress=False, log=lambda _: None)
     assert a.history == b.history
     assert (a.test.wa, a.test.ua) == (b.test.wa, b.test.ua)
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+
+
+@pytest.mark.parametrize("source", ["noisy", "gaussian"])
+def test_a_resident_training_set_gives_the_same_training(store, source):
+    """The GPU path keeps the uint8 set on the device; on CPU the same code must give the
+    very same fold as batches gathered from the host arrays."""
+    config = TrainConfig(ser_model="alexnet_gap", mixup=True, stability=True,
+                         stability_source=source, **TINY)
+    a = train_fold(store, replace(config, resident=True), "1F", "1M", progress=False,
+                   log=lambda _: None)
+    b = train_fold(store, replace(config, resident=False), "1F", "1M", progress=False,
+                   log=lambda _: None)
+    assert a.history == b.history
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+
+
+def test_residency_is_decided_by_the_free_device_memory(monkeypatch):
+    from serlib.train import keep_resident
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    assert not keep_resident(cpu, 10, None) and keep_resident(cpu, 10, True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 2**30, 16 * 2**30))
+    assert keep_resident(cuda, 600 * 2**20, None)       # an IEMOCAP fold: 0.6 GB of 8 free
+    assert not keep_resident(cuda, 5 * 2**30, None)     # more than half of what is free
+    assert not keep_resident(cuda, 600 * 2**20, False)  # --no-resident
+
+
+def test_compile_wraps_the_model_and_checkpoints_stay_plain(store, monkeypatch):
+    compiled = []
+
+    def fake_compile(model):
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    a = train_fold(store, TrainConfig(compile=True, **TINY), "1F", "1M", progress=False,
+                   log=lambda _: None)
+    b = train_fold(store, TrainConfig(**TINY), "1F", "1M", progress=False, log=lambda _: None)
+    assert len(compiled) == 1
+    assert a.state_dict.keys() == b.state_dict.keys()  # no "_orig_mod." prefixes
     assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
 
 
