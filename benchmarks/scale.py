@@ -7,7 +7,10 @@ indexed with ``full-4`` (about 5,500 utterances, 10 speakers), ``logspec``
 features, one fold of FCN+GAP (test 1M, validation 1F) at the seed's 256-pixel
 images, and the report of that fold.
 
-    python benchmarks/scale.py [--turns 10039] [--epochs 1] [--image_size 256] [--workdir DIR]
+    python benchmarks/scale.py [--turns 10039] [--epochs 1] [--image_size 256] [--folds 1M|all]
+
+On a GPU the fold stage compiles the model and reports the GPU's utilisation;
+the seed's full run is ``--folds all --epochs 100``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,30 +57,71 @@ def stage_extract(work: Path) -> dict:
             "segments": int(store.meta["shape"][0]), "store_mb": disk / 2**20}
 
 
-def stage_fold(work: Path, epochs: int, image_size: int) -> dict:
+class GpuUtilisation:
+    """Samples the GPU's utilisation (%) with nvidia-smi every half second, while active."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.wait(0.5):
+            try:
+                out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu",
+                                      "--format=csv,noheader,nounits", "-i", "0"],
+                                     capture_output=True, text=True, timeout=5).stdout
+                self.samples.append(float(out.split()[0]))
+            except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+                return
+
+    def __enter__(self) -> GpuUtilisation:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean(self.samples)) if self.samples else None
+
+
+def stage_fold(work: Path, epochs: int, image_size: int, folds: str) -> dict:
+    import torch
+
     from serlib.config import TrainConfig
     from serlib.cv import run_cv
     from serlib.features import load_features
 
     store = load_features(work / "store")
+    gpu = torch.cuda.is_available()
     config = TrainConfig(ser_model="alexnet_gap", num_epochs=epochs, batch_size=64,
-                         image_size=image_size)
-    stamps: list[float] = []
+                         image_size=image_size, compile=gpu)
+    stamps: list[tuple[str, float]] = []  # ("fold" or "epoch", time): epochs follow their fold
     start = time.perf_counter()
 
     def log(line: str) -> None:
-        if line.lstrip().startswith("epoch"):
-            stamps.append(time.perf_counter())
+        kind = "epoch" if line.lstrip().startswith("epoch") else \
+            "fold" if line.startswith("[fold") else None
+        if kind:
+            stamps.append((kind, time.perf_counter()))
 
-    run_cv(store, "5fold", config, work / "cv", folds=[TEST_ID], progress=False, log=log)
+    chosen = None if folds == "all" else folds.split(",")
+    with GpuUtilisation() as util:
+        run_cv(store, "5fold", config, work / "cv", folds=chosen, progress=False, log=log)
     seconds = time.perf_counter() - start
+    epoch_s = float(np.median([t - stamps[i - 1][1] for i, (kind, t) in enumerate(stamps)
+                               if kind == "epoch" and i > 0]))
     train = [s for s in store if s not in (VAL_ID, TEST_ID)]
     segments = sum(len(store[s].segments) for s in train)
     c, f, t = store.meta["shape"][1:]
-    epoch_s = float(np.median(np.diff([start, *stamps])))
     result = json.loads((work / "cv" / f"fold-r0-{TEST_ID}.json").read_text())
     height, width = image_size, round(image_size * t / f)
-    return {"seconds": seconds, "epochs": epochs, "train_segments": segments,
+    device = torch.cuda.get_device_name(0) if gpu else f"cpu ({os.cpu_count()} cores)"
+    return {"seconds": seconds, "epochs": epochs, "folds": folds, "device": device,
+            "gpu_util": util.mean, "train_segments": segments,
             "epoch_s": epoch_s, "seg_s": segments / epoch_s,
             "train_set_mb": segments * c * f * t / 2**20,
             "float32_images_mb": segments * 3 * height * width * 4 / 2**20,
@@ -90,13 +136,14 @@ def stage_report(work: Path) -> dict:
     return {"seconds": time.perf_counter() - start, "files": len(written["figures"]) + 3}
 
 
-def run(work: Path, turns: int, epochs: int, image_size: int) -> dict:
+def run(work: Path, turns: int, epochs: int, image_size: int, folds: str) -> dict:
     """Every stage in a child process; returns ``{stage: (result, peak_mb)}``."""
     me = [sys.executable, __file__, "--_stage"]
     return {
         "synth": _measure.measure([*me, "synth", str(work), str(turns)]),
         "extract": _measure.measure([*me, "extract", str(work)]),
-        "fold": _measure.measure([*me, "fold", str(work), str(epochs), str(image_size)]),
+        "fold": _measure.measure([*me, "fold", str(work), str(epochs), str(image_size),
+                                  folds]),
         "report": _measure.measure([*me, "report", str(work)]),
     }
 
@@ -112,8 +159,10 @@ def markdown(r: dict) -> str:
              f"| index + extract `logspec` | {e['seconds']:.0f} s | {e_mb:.0f} MB | "
              f"{e['utterances'] / e['seconds']:.0f} utterances/s; store {e['store_mb']:.0f} MB "
              "on disk (float16) |",
-             f"| one fold, FCN+GAP, {f['epochs']} epoch(s) | {f['seconds']:.0f} s | {f_mb:.0f} MB "
-             f"| {f['train_segments']} training segments, {f['seg_s']:.1f} segments/s "
+             f"| folds {f['folds']}, FCN+GAP, {f['epochs']} epoch(s), {f['device']} | "
+             f"{f['seconds']:.0f} s | {f_mb:.0f} MB | GPU utilisation "
+             f"{'n/a' if f['gpu_util'] is None else format(f['gpu_util'], '.0f') + ' %'}; "
+             f"{f['train_segments']} training segments, {f['seg_s']:.1f} segments/s "
              f"({f['epoch_s']:.0f} s per epoch incl. validation); training set "
              f"{f['train_set_mb']:.0f} MB as uint8, against {f['float32_images_mb']:.0f} MB as "
              f"the seed's float32 images; test WA {100 * f['test_wa']:.1f} %, UA "
@@ -127,7 +176,7 @@ def main() -> None:
         name, work, *rest = sys.argv[2:]
         stage = {"synth": lambda: stage_synth(Path(work), int(rest[0])),
                  "extract": lambda: stage_extract(Path(work)),
-                 "fold": lambda: stage_fold(Path(work), int(rest[0]), int(rest[1])),
+                 "fold": lambda: stage_fold(Path(work), int(rest[0]), int(rest[1]), rest[2]),
                  "report": lambda: stage_report(Path(work))}[name]
         print(json.dumps(stage()))
         return
@@ -135,12 +184,15 @@ def main() -> None:
     p.add_argument("--turns", type=int, default=10_039, help="synthetic IEMOCAP turns")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--image_size", type=int, default=256)
+    p.add_argument("--folds", default=TEST_ID,
+                   help="folds to train: 1M (default), 1M,2F, or all (the GPU target: "
+                        "--folds all --epochs 100)")
     p.add_argument("--workdir", type=Path, default=None, help="keep the data here")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
-        result = run(work, args.turns, args.epochs, args.image_size)
+        result = run(work, args.turns, args.epochs, args.image_size, args.folds)
     print(markdown(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
