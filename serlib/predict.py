@@ -84,7 +84,6 @@ class Predictor:
         return Prediction(name, self.classes[int(probs.argmax())], probs,
                           np.exp(log_probs), np.array(starts) * fc.hop_length / fc.sample_rate)
 
-
     @torch.no_grad()
     def class_maps(self, segments: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """FCN+GAP's maps ``(N, h, w)`` of class ``classes[i]`` for segments ``(N, C, F, T)``

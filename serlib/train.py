@@ -130,7 +130,7 @@ class Batches:
             else noisy
 
     def _send(self, batch: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(batch))
+        x = torch.from_numpy(batch)  # a fancy-indexed copy: contiguous already
         return x.pin_memory().to(self.device, non_blocking=True) if self.pin else \
             x.to(self.device)
 
