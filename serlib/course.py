@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .config import FeatureConfig, TrainConfig
-from .corpora import CorpusIndex, index_corpus, synthesize
+from .corpora import ENV_VARS, CorpusIndex, corpus_from_environment, index_corpus, synthesize
 from .errors import SerlibError
 
 if TYPE_CHECKING:
@@ -145,17 +145,15 @@ def use(corpus: str = "auto", root: str | os.PathLike | None = None, *, utteranc
     """
     data = data_dir()
     if corpus == "auto":
-        corpus = next((c for c, var in (("iemocap", "IEMOCAP_DIR"), ("emodb", "EMODB_DIR"))
-                       if os.environ.get(var)), "synthetic")
-        if corpus != "synthetic" and root is None:
-            root = os.environ[f"{corpus.upper()}_DIR"]
+        corpus, found = corpus_from_environment() or ("synthetic", None)
+        root = root if root is not None else found
     if corpus not in CORPORA:
         raise SerlibError(f"unknown corpus {corpus!r}; choose one of {['auto', *CORPORA]}")
     if corpus == "synthetic":
         root = synthesize(Path(root or data / "synth-iemocap"), "iemocap", utterances, seed,
                           progress=progress)
     elif root is None:
-        raise SerlibError(f"give the folder of {corpus} (or set {corpus.upper()}_DIR)")
+        raise SerlibError(f"give the folder of {corpus} (or set {ENV_VARS[corpus]})")
     course = Course(corpus, Path(root), data, utterances, seed)
     course.index()  # a wrong folder is explained now, not three notebooks later
     course.save()

@@ -8,12 +8,11 @@ picks up where the last one stopped.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import FeatureConfig, TrainConfig
-from .corpora import CorpusIndex, index_corpus, synthesize
+from .corpora import CorpusIndex, corpus_from_environment, index_corpus, synthesize
 
 #: The demo's training: FCN+GAP, a few epochs on smaller images, to finish on a laptop CPU.
 QUICK = TrainConfig(ser_model="alexnet_gap", num_epochs=10, batch_size=32, image_size=128)
@@ -35,9 +34,9 @@ class DemoConfig:
 
 def corpus_root(config: DemoConfig, *, progress: bool = True) -> tuple[str, Path]:
     """The corpus the demo runs on: ``(corpus, root)``, synthesizing it if needed."""
-    for corpus, var in (("iemocap", "IEMOCAP_DIR"), ("emodb", "EMODB_DIR")):
-        if os.environ.get(var):
-            return corpus, Path(os.environ[var])
+    real = corpus_from_environment()
+    if real:
+        return real
     root = config.data_dir / "synth-iemocap"
     synthesize(root, "iemocap", config.utterances, config.seed, progress=progress)
     return "iemocap", root

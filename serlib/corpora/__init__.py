@@ -6,6 +6,7 @@ real corpora; :func:`synthesize` writes a synthetic corpus in either layout.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import SerlibError
@@ -17,10 +18,20 @@ from .synth import synthesize
 from .table import CorpusIndex, Problem
 
 CORPORA = ("iemocap", "emodb")
+#: The environment variables that point at a real corpus, in the order they are looked at.
+ENV_VARS = {"iemocap": "IEMOCAP_DIR", "emodb": "EMODB_DIR"}
 
-__all__ = ["CORPORA", "EMODB_URL", "PRESETS", "CorpusIndex", "LabelPreset", "Problem",
-           "download_emodb", "get_preset", "index_corpus", "index_emodb", "index_iemocap",
-           "safe_extract", "synthesize"]
+__all__ = ["CORPORA", "EMODB_URL", "ENV_VARS", "PRESETS", "CorpusIndex", "LabelPreset",
+           "Problem", "corpus_from_environment", "download_emodb", "get_preset", "index_corpus",
+           "index_emodb", "index_iemocap", "safe_extract", "synthesize"]
+
+
+def corpus_from_environment() -> tuple[str, Path] | None:
+    """``(corpus, root)`` of the first of ``IEMOCAP_DIR`` and ``EMODB_DIR`` that is set."""
+    for corpus, var in ENV_VARS.items():
+        if os.environ.get(var):
+            return corpus, Path(os.environ[var])
+    return None
 
 
 def index_corpus(corpus: str, root: str | Path, preset: str | LabelPreset | None = None, *,
