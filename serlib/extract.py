@@ -31,7 +31,7 @@ from .augment import Perturber
 from .corpora import CorpusIndex
 from .errors import BadAudioError, SerlibError
 from .features import FeatureConfig, compute_features, num_segments, segment
-from .store import FORMAT, VERSION, load_store, write_store_atomically
+from .store import FORMAT, VERSION, load_store, write_store_atomically, writing_path
 
 
 def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.PathLike, *,
@@ -54,11 +54,13 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
     # Batch records are by batch number, so the batch size is part of what must match.
     job = {"config": config.to_dict(), "utterances": _fingerprint(table),
            "segments": int(offsets[-1]), "batch_size": batch_size}
+    partial = out.with_name(out.name + ".partial")
     if _is_current(out, job):
+        shutil.rmtree(partial, ignore_errors=True)  # left by a kill just after the rename
         if progress:
             print(f"{out}: up to date (same utterances and parameters), not extracted again")
         return out
-    partial = out.with_name(out.name + ".partial")
+    _recover_arrays(partial, out, config)
     _prepare_partial(partial, job, config)
     batches = [range(i, min(i + batch_size, len(table))) for i in range(0, len(table), batch_size)]
     todo = [k for k in range(len(batches)) if not _chunk(partial, k).exists()]
@@ -134,10 +136,23 @@ def _shape(config: FeatureConfig, n: int) -> tuple[int, int, int, int]:
     return (n, config.channels, config.freq_bins, config.segment_size)
 
 
+def _arrays(config: FeatureConfig) -> tuple[str, ...]:
+    return ("segments.npy", "noisy.npy") if config.mixnoise else ("segments.npy",)
+
+
+def _recover_arrays(partial: Path, out: Path, config: FeatureConfig) -> None:
+    """Put back arrays that an interrupted assembly had already moved into the store
+    being written, so that the finished batches are not extracted again."""
+    writing = writing_path(out)
+    for name in _arrays(config):
+        if not (partial / name).exists() and (writing / name).exists():
+            os.replace(writing / name, partial / name)
+
+
 def _prepare_partial(partial: Path, job: dict, config: FeatureConfig) -> None:
     """Resume the same job, or start afresh with preallocated (sparse) arrays."""
     job_file = partial / "job.json"
-    if job_file.exists():
+    if job_file.exists() and all((partial / name).exists() for name in _arrays(config)):
         try:
             if json.loads(job_file.read_text()) == job:
                 return
@@ -214,13 +229,13 @@ def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
         speakers[str(spk)] = [int(positions[0]), int(positions[-1]) + 1]
 
     def fill(tmp: Path) -> None:
-        for name in ("segments", "noisy") if config.mixnoise else ("segments",):
+        for name in _arrays(config):
             if n == offsets[-1]:  # no gap: the preallocated file is the store's
-                os.replace(partial / f"{name}.npy", tmp / f"{name}.npy")
+                os.replace(partial / name, tmp / name)
                 continue
-            src = np.load(partial / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            src = np.load(partial / name, mmap_mode="r", allow_pickle=False)
             lead = src.shape[:-4]
-            dst = np.lib.format.open_memmap(tmp / f"{name}.npy", "w+", src.dtype,
+            dst = np.lib.format.open_memmap(tmp / name, "w+", src.dtype,
                                             (*lead, *_shape(config, n)))
             at = 0
             for r, m in zip(rows, num_segs, strict=True):

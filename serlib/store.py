@@ -150,6 +150,11 @@ def load_store(path: str | os.PathLike, *, mmap: bool = True) -> FeatureStore:
     return FeatureStore(path, arrays, meta)
 
 
+def writing_path(out: Path) -> Path:
+    """The temporary folder a store at ``out`` is written into before its rename."""
+    return out.with_name(f".{out.name}.writing")
+
+
 def write_store_atomically(out: Path, fill) -> Path:
     """Write a store into a temporary folder with ``fill(tmp)``, then rename it to ``out``.
 
@@ -157,7 +162,7 @@ def write_store_atomically(out: Path, fill) -> Path:
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.writing")
+    tmp = writing_path(out)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     fill(tmp)

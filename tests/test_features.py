@@ -230,6 +230,14 @@ def test_interrupted_write_leaves_nothing_that_loads(corpus, tmp_path, monkeypat
     monkeypatch.setattr(np, "save", real_save)
     with pytest.raises(SerlibError, match="no meta.json .*interrupted"):
         load_features(tmp_path / "s")
+    # The arrays had already moved into the store being written: the rerun must find them.
+    resumed = load_features(extract_features(index, FeatureConfig(segment_size=SEG),
+                                             tmp_path / "s", jobs=1, batch_size=4,
+                                             progress=False))
+    fresh = load_features(extract_features(index, FeatureConfig(segment_size=SEG),
+                                           tmp_path / "f", jobs=1, progress=False))
+    assert all(np.array_equal(resumed[s].segments, fresh[s].segments) for s in fresh)
+    assert not (tmp_path / "s.partial").exists()
 
 
 def test_interrupted_extraction_resumes(corpus, tmp_path, monkeypatch):
