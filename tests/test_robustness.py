@@ -33,19 +33,6 @@ def serlib_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "serlib", *args]
 
 
-def run_and_kill(cmd: list[str], cwd: Path, after_s: float) -> int | None:
-    """Start ``cmd`` in its own process group and SIGKILL the group after ``after_s``;
-    returns the exit status when it finished first, else None."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        return proc.wait(timeout=after_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        return None
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     return synthesize(tmp_path_factory.mktemp("r") / "emodb", "emodb", 120, seed=11, jobs=2,
@@ -114,41 +101,80 @@ def test_a_salted_corpus_is_indexed_and_extracted(corpus, tmp_path):
                       f"the 8-bit, 24-bit and 48 kHz stereo files)")
 
 
+def times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def chunk_records(partial: Path) -> dict[str, int]:
+    """The batches an extraction has finished: record name -> modification time."""
+    return {p.name: p.stat().st_mtime_ns for p in partial.glob("chunk-*.json")}
+
+
+def kill_after_batches(cmd: list[str], cwd: Path, partial: Path, batches: int) -> int | None:
+    """Start ``cmd`` in its own process group and SIGKILL the group as soon as ``batches``
+    batch records exist in ``partial``; returns the exit status when it finished first."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    while proc.poll() is None and not (
+            (partial / "job.json").exists() and len(chunk_records(partial)) >= batches):
+        time.sleep(0.002)
+    if proc.poll() is not None:
+        return proc.returncode
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return None
+
+
 def test_killing_extract_never_leaves_a_store_that_loads(corpus, tmp_path):
     cmd = serlib_cmd("extract", "--corpus", "emodb", "--root", str(corpus), "--segment_size",
                      "100", "--jobs", "2", "--out", "store")
-    start = time.perf_counter()
     fresh = subprocess.run([*cmd[:-1], "fresh"], cwd=tmp_path, capture_output=True, text=True)
-    whole = time.perf_counter() - start
     assert fresh.returncode == 0, fresh.stderr
     b = load_features(tmp_path / "fresh")
+    num_batches = -(-sum(len(b.utt_ids[s]) for s in b) // 16)  # extraction's batches of 16
 
     def same(a) -> bool:
         return all(np.array_equal(a[s].segments, b[s].segments)
                    and np.array_equal(a.utt_ids[s], b.utt_ids[s]) for s in b)
 
-    kills, refused, complete = [], 0, 0
-    for _ in range(5):  # kill points spread over an uninterrupted run's duration
-        after = float(KILLS.uniform(0.2, 0.95)) * whole
-        if run_and_kill(cmd, tmp_path, after) is not None:
-            break  # it finished first: a resumed run can be shorter than a whole one
-        kills.append(after)
+    partial, kills, refused = tmp_path / "store.partial", [], 0
+    # Kill points are drawn in units of progress, not seconds: start-up (imports) is most
+    # of a small extraction's time, so a kill drawn in seconds rarely lands mid-work. Each
+    # run gets at least one batch further, and is killed while a batch is still to do.
+    for _ in range(4):
+        done = chunk_records(partial)
+        if len(done) + 1 > num_batches - 2:
+            break
+        target = int(KILLS.integers(len(done) + 1, num_batches - 1))
+        if kill_after_batches(cmd, tmp_path, partial, target) is not None:
+            assert same(load_features(tmp_path / "store"))  # finished first (a starved
+            shutil.rmtree(tmp_path / "store")  # poller): whole, so again from the start
+            continue
+        kills.append(target)
+        with pytest.raises(SerlibError):  # interrupted: nothing loads
+            load_features(tmp_path / "store")
+        now = chunk_records(partial)
+        assert all(now.get(name) == stamp for name, stamp in done.items()), \
+            "a finished batch was extracted again"
+        refused += 1
+    # Once every batch is recorded the store is being assembled: a kill now may land
+    # before the atomic rename (nothing loads) or after it (the whole store loads).
+    assembly = "finished before the kill"
+    if kill_after_batches(cmd, tmp_path, partial, num_batches) is None:
         try:
-            a = load_features(tmp_path / "store")
+            assert same(load_features(tmp_path / "store")), "a partial store loads"
+            assembly = "left the whole store"
         except SerlibError:
-            refused += 1  # interrupted before the store was complete: nothing loads
-        else:  # killed after the atomic rename: the store is whole
-            assert same(a), f"a partial store loads after a kill at {after:.2f} s"
-            complete += 1
-        shutil.rmtree(tmp_path / "store", ignore_errors=True)  # next time from the partial
+            assembly = "left nothing that loads"
     assert subprocess.run(cmd, cwd=tmp_path, capture_output=True).returncode == 0
     assert same(load_features(tmp_path / "store"))
-    assert not (tmp_path / "store.partial").exists()
+    assert not partial.exists()
     assert refused, "no kill landed during the extraction"
-    ROBUSTNESS.append(f"serlib extract ({whole:.1f} s uninterrupted): SIGKILLed after "
-                      f"{', '.join(f'{k:.1f}' for k in kills)} s; {refused} kill(s) before the "
-                      f"store was complete left nothing that loads, {complete} after it left "
-                      "the whole store; the resumed store equals an uninterrupted one")
+    ROBUSTNESS.append(f"serlib extract ({num_batches} batches): SIGKILLed {times(refused)}, once "
+                      f"[{', '.join(map(str, kills))}] batches were done; no kill left a store "
+                      "that loads, no finished batch was extracted again; a kill once all "
+                      f"were done (assembling the store) {assembly}; the resumed store equals "
+                      "an uninterrupted one")
 
 
 CV = ("--ser_model", "alexnet_gap", "--num_epochs", "2", "--batch_size", "16",
@@ -183,7 +209,9 @@ def test_killing_cv_loses_nothing_and_retrains_nothing(store_path, tmp_path):
         proc = subprocess.Popen([*cmd, "killed"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         if attempt < 4:  # once a random number of folds is done, at a random moment of the next
-            target = int(KILLS.integers(len(seen), 5))
+            # in this run (not in start-up), before the last fold while two are left, so
+            # that the first kill always lands
+            target = int(KILLS.integers(len(seen) + 1, 4)) if len(seen) < 3 else 4
             while proc.poll() is None and len(list(out.glob("fold-*.json"))) < target:
                 time.sleep(0.02)
             time.sleep(float(KILLS.uniform(0.05, 0.9)) * fold_s)
@@ -209,7 +237,7 @@ def test_killing_cv_loses_nothing_and_retrains_nothing(store_path, tmp_path):
         assert out.returncode == 0, out.stderr
         reports.append((tmp_path / f"report-{folder}" / "folds.csv").read_text())
     assert reports[0] == reports[1]
-    ROBUSTNESS.append(f"serlib cv: SIGKILLed {len(kills)} times (after {kills} of 5 folds "
+    ROBUSTNESS.append(f"serlib cv: SIGKILLed {times(len(kills))} (after {kills} of 5 folds "
                       "had finished); no finished fold was written twice; the fold results "
                       "and the report equal those of an uninterrupted run")
 
