@@ -170,8 +170,8 @@ def test_killing_extract_never_leaves_a_store_that_loads(corpus, tmp_path):
     assert same(load_features(tmp_path / "store"))
     assert not partial.exists()
     assert refused, "no kill landed during the extraction"
-    ROBUSTNESS.append(f"serlib extract ({num_batches} batches): SIGKILLed {times(refused)}, once "
-                      f"[{', '.join(map(str, kills))}] batches were done; no kill left a store "
+    ROBUSTNESS.append(f"serlib extract ({num_batches} batches): SIGKILLed {times(refused)}, "
+                      f"with [{', '.join(map(str, kills))}] batches done; no kill left a store "
                       "that loads, no finished batch was extracted again; a kill once all "
                       f"were done (assembling the store) {assembly}; the resumed store equals "
                       "an uninterrupted one")
