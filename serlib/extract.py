@@ -144,6 +144,8 @@ def _recover_arrays(partial: Path, out: Path, config: FeatureConfig) -> None:
     """Put back arrays that an interrupted assembly had already moved into the store
     being written, so that the finished batches are not extracted again."""
     writing = writing_path(out)
+    if not (partial / "job.json").exists():
+        return  # nothing to resume: whatever is being written is stale
     for name in _arrays(config):
         if not (partial / name).exists() and (writing / name).exists():
             os.replace(writing / name, partial / name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -212,8 +214,8 @@ def test_bad_files_are_reported_and_skipped(corpus, tmp_path):
     assert sum(len(store.utt_ids[s]) for s in store) == 13 + 3
 
 
-def test_interrupted_write_leaves_nothing_that_loads(corpus, tmp_path, monkeypatch):
-    index = index_emodb(corpus, progress=False)
+def interrupt_the_write(index, config: FeatureConfig, out: Path, monkeypatch) -> None:
+    """Run an extraction that Ctrl-C stops while it writes the store's label files."""
     calls = {"n": 0}
     real_save = np.save
 
@@ -225,9 +227,13 @@ def test_interrupted_write_leaves_nothing_that_loads(corpus, tmp_path, monkeypat
 
     monkeypatch.setattr(np, "save", failing_save)
     with pytest.raises(KeyboardInterrupt):
-        extract_features(index, FeatureConfig(segment_size=SEG), tmp_path / "s", jobs=1,
-                         batch_size=4, progress=False)
+        extract_features(index, config, out, jobs=1, batch_size=4, progress=False)
     monkeypatch.setattr(np, "save", real_save)
+
+
+def test_interrupted_write_leaves_nothing_that_loads(corpus, tmp_path, monkeypatch):
+    index = index_emodb(corpus, progress=False)
+    interrupt_the_write(index, FeatureConfig(segment_size=SEG), tmp_path / "s", monkeypatch)
     with pytest.raises(SerlibError, match="no meta.json .*interrupted"):
         load_features(tmp_path / "s")
     # The arrays had already moved into the store being written: the rerun must find them.
@@ -238,6 +244,13 @@ def test_interrupted_write_leaves_nothing_that_loads(corpus, tmp_path, monkeypat
                                            tmp_path / "f", jobs=1, progress=False))
     assert all(np.array_equal(resumed[s].segments, fresh[s].segments) for s in fresh)
     assert not (tmp_path / "s.partial").exists()
+    # A user who deletes the half-done work gets a fresh extraction, not a stale array.
+    shutil.rmtree(tmp_path / "s")
+    interrupt_the_write(index, FeatureConfig(segment_size=SEG), tmp_path / "s", monkeypatch)
+    shutil.rmtree(tmp_path / "s.partial")
+    again = load_features(extract_features(index, FeatureConfig(segment_size=SEG),
+                                           tmp_path / "s", jobs=1, progress=False))
+    assert all(np.array_equal(again[s].segments, fresh[s].segments) for s in fresh)
 
 
 def test_interrupted_extraction_resumes(corpus, tmp_path, monkeypatch):
