@@ -56,7 +56,8 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
            "segments": int(offsets[-1]), "batch_size": batch_size}
     partial = out.with_name(out.name + ".partial")
     if _is_current(out, job):
-        shutil.rmtree(partial, ignore_errors=True)  # left by a kill just after the rename
+        if _partial_job(partial) == job:  # left by a kill just after the rename
+            shutil.rmtree(partial, ignore_errors=True)
         if progress:
             print(f"{out}: up to date (same utterances and parameters), not extracted again")
         return out
@@ -143,23 +144,26 @@ def _arrays(config: FeatureConfig) -> tuple[str, ...]:
 def _recover_arrays(partial: Path, out: Path, config: FeatureConfig) -> None:
     """Put back arrays that an interrupted assembly had already moved into the store
     being written, so that the finished batches are not extracted again."""
-    writing = writing_path(out)
     if not (partial / "job.json").exists():
         return  # nothing to resume: whatever is being written is stale
+    writing = writing_path(out)
     for name in _arrays(config):
         if not (partial / name).exists() and (writing / name).exists():
             os.replace(writing / name, partial / name)
 
 
+def _partial_job(partial: Path) -> dict | None:
+    """The job a partial extraction was started for, if it can be read."""
+    try:
+        return json.loads((partial / "job.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _prepare_partial(partial: Path, job: dict, config: FeatureConfig) -> None:
     """Resume the same job, or start afresh with preallocated (sparse) arrays."""
-    job_file = partial / "job.json"
-    if job_file.exists() and all((partial / name).exists() for name in _arrays(config)):
-        try:
-            if json.loads(job_file.read_text()) == job:
-                return
-        except ValueError:
-            pass
+    if _partial_job(partial) == job and all((partial / n).exists() for n in _arrays(config)):
+        return
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     shape, dtype = _shape(config, job["segments"]), np.dtype(config.dtype)
@@ -168,7 +172,7 @@ def _prepare_partial(partial: Path, job: dict, config: FeatureConfig) -> None:
     if config.mixnoise:
         np.lib.format.open_memmap(partial / "noisy.npy", "w+", dtype,
                                   (config.mixnoise, *shape)).flush()
-    job_file.write_text(json.dumps(job))
+    (partial / "job.json").write_text(json.dumps(job))
 
 
 def _chunk(partial: Path, k: int) -> Path:

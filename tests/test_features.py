@@ -281,6 +281,35 @@ def test_interrupted_extraction_resumes(corpus, tmp_path, monkeypatch):
     assert not (tmp_path / "s.partial").exists()
 
 
+def test_a_current_store_keeps_only_another_jobs_partial(corpus, tmp_path, monkeypatch):
+    import serlib.extract as ex
+
+    index = index_emodb(corpus, progress=False)
+    config, other = FeatureConfig(segment_size=SEG), FeatureConfig(segment_size=SEG + 4)
+    real = ex._extract_batch
+
+    def crash_on_second(task):
+        if task[0] == 1:
+            raise KeyboardInterrupt
+        return real(task)
+
+    extract_features(index, config, tmp_path / "s", jobs=1, batch_size=4, progress=False)
+    monkeypatch.setattr(ex, "_extract_batch", crash_on_second)
+    for job in (config, other):  # a partial of each job, next to the current store
+        with pytest.raises(KeyboardInterrupt):
+            extract_features(index, job, tmp_path / "x", jobs=1, batch_size=4,
+                             progress=False)
+        shutil.copytree(tmp_path / "x.partial", tmp_path / f"partial-{job.segment_size}")
+        shutil.rmtree(tmp_path / "x.partial")
+    monkeypatch.setattr(ex, "_extract_batch", real)
+    for job, kept in ((other, True), (config, False)):
+        (tmp_path / f"partial-{job.segment_size}").rename(tmp_path / "s.partial")
+        extract_features(index, config, tmp_path / "s", jobs=1, batch_size=4, progress=False)
+        # the other job's work is kept; this job's (a kill after the rename) is cleaned up
+        assert (tmp_path / "s.partial").exists() == kept, f"segment_size {job.segment_size}"
+        shutil.rmtree(tmp_path / "s.partial", ignore_errors=True)
+
+
 def test_pickled_store_is_refused(stores, tmp_path):
     import shutil
 
