@@ -56,7 +56,7 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
            "segments": int(offsets[-1]), "batch_size": batch_size}
     partial = out.with_name(out.name + ".partial")
     if _is_current(out, job):
-        if _partial_job(partial) == job:  # left by a kill just after the rename
+        if _read_json(partial / "job.json") == job:  # left by a kill just after the rename
             shutil.rmtree(partial, ignore_errors=True)
         if progress:
             print(f"{out}: up to date (same utterances and parameters), not extracted again")
@@ -125,12 +125,17 @@ def _fingerprint(table: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _read_json(path: Path) -> dict | None:
+    """A small JSON file of ours, or None when it is missing or half-written."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _is_current(out: Path, job: dict) -> bool:
     """Whether ``out`` is a complete store of this very job (so there is nothing to do)."""
-    try:
-        return json.loads((out / "meta.json").read_text()).get("job") == job
-    except (OSError, ValueError):
-        return False
+    return (_read_json(out / "meta.json") or {}).get("job") == job
 
 
 def _shape(config: FeatureConfig, n: int) -> tuple[int, int, int, int]:
@@ -152,17 +157,10 @@ def _recover_arrays(partial: Path, out: Path, config: FeatureConfig) -> None:
             os.replace(writing / name, partial / name)
 
 
-def _partial_job(partial: Path) -> dict | None:
-    """The job a partial extraction was started for, if it can be read."""
-    try:
-        return json.loads((partial / "job.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _prepare_partial(partial: Path, job: dict, config: FeatureConfig) -> None:
     """Resume the same job, or start afresh with preallocated (sparse) arrays."""
-    if _partial_job(partial) == job and all((partial / n).exists() for n in _arrays(config)):
+    arrays = all((partial / name).exists() for name in _arrays(config))
+    if arrays and _read_json(partial / "job.json") == job:
         return
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
