@@ -122,3 +122,31 @@ def test_tempo_and_fixed_sentences():
     assert np.mean(sad) > 1.2 * np.mean(ang)
     assert set(EMOTIONS) >= {"neutral", "anger", "happiness", "sadness", "excitement",
                              "frustration", "fear", "surprise", "disgust", "boredom", "other"}
+
+
+def _floor_below_peak_db(path) -> float:
+    """The background's level relative to the speech: the 5th percentile of frame RMS minus
+    the loudest frame, in dB."""
+    x, _ = sf.read(path)
+    db = 20 * np.log10(librosa.feature.rms(y=x, frame_length=512, hop_length=256)[0] + 1e-10)
+    return float(np.percentile(db, 5) - db.max())
+
+
+def test_sessions_differ_in_noise_floor_more_than_emotions_do(iemocap_synth):
+    """Recording channels: the floor relative to the speech peak is no clean cue to emotion."""
+    table = index_iemocap(iemocap_synth, "full-4", progress=False).table
+    table = table.assign(floor=[_floor_below_peak_db(p) for p in table["path"]])
+    by_session = table.groupby("session")["floor"].mean()
+    by_emotion = table.groupby("label")["floor"].mean()
+    assert by_session.std() > by_emotion.std()
+    # The emotions keep their loudness: anger still sits further above its floor than sadness.
+    assert by_emotion["anger"] < by_emotion["sadness"]
+
+
+def test_a_corpus_of_an_older_synthesizer_is_named_as_such(tmp_path):
+    root = synthesize(tmp_path / "c", "iemocap", 5, seed=0, jobs=1, progress=False)
+    marker = json.loads((root / MARKER).read_text())
+    del marker["config"]["version"]
+    (root / MARKER).write_text(json.dumps(marker))
+    with pytest.raises(SerlibError, match="older serlib"):
+        synthesize(root, "iemocap", 5, seed=0, progress=False)

@@ -7,6 +7,13 @@ label files and file names, and 16 kHz mono 16-bit PCM audio from
 (IEMOCAP's 10,039 turns give 5,531 utterances under ``full-4``), so a
 synthetic corpus of the same size has the same class imbalance.
 
+Each speaker of each session is recorded through a channel of its own
+(:class:`~serlib.corpora.voice.Channel`): a recording level, a noise floor of
+its own level and colour, and in about half of the cases a mild room, with a
+little spread per utterance. As in real corpora, the background's level
+relative to the speech then differs between sessions more than between
+emotions, so it is no clean cue to the emotion.
+
 The same seed and size give the same corpus, file for file. Writing is
 resumable: every wav is written atomically, and a marker file records the
 configuration and whether the corpus is complete.
@@ -18,7 +25,7 @@ import json
 import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +35,12 @@ from tqdm.auto import tqdm
 from ..errors import SerlibError
 from .emodb import SPEAKER_IDS
 from .labels import EMODB_CODES, IEMOCAP_CODES
-from .voice import SAMPLE_RATE, make_voice, render
+from .voice import SAMPLE_RATE, Channel, make_voice, render
 
 MARKER = "serlib-synth.json"
 LAYOUTS = ("iemocap", "emodb")
+#: 2: recording channels (level, noise floor and colour, room) per session and speaker.
+VERSION = 2
 
 # Turns per emotion code in the real IEMOCAP, improvised and scripted dialogs.
 IEMOCAP_IMPRO = {"neu": 1099, "fru": 971, "sad": 608, "exc": 663, "ang": 289, "hap": 284,
@@ -64,6 +73,7 @@ class SynthConfig:
     utterances: int = 1000
     seed: int = 0
     sample_rate: int = SAMPLE_RATE
+    version: int = VERSION
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ class _Job:
     duration_s: float | None = None
     num_syllables: int | None = None
     content_seed: int | None = None
-    noise_floor_db: float = -55.0
+    channel: Channel = Channel()
 
 
 def synthesize(out: str | os.PathLike, layout: str = "iemocap", utterances: int = 1000,
@@ -133,6 +143,11 @@ def _check_marker(out: Path, config: SynthConfig) -> bool:
             recorded = json.loads(marker.read_text())
         except (OSError, ValueError):
             recorded = {}
+        old = recorded.get("config") or {}
+        if old.get("version", 1) != VERSION and {**old, "version": VERSION} == asdict(config):
+            raise SerlibError(f"{out} holds a synthetic corpus made by an older serlib "
+                              f"(version {old.get('version', 1)}, now {VERSION}), whose audio "
+                              "differs: delete the folder and it is made again.")
         if recorded.get("config") != asdict(config):
             raise SerlibError(f"{out} holds a synthetic corpus made with {recorded.get('config')}; "
                               f"asked for {asdict(config)}. Choose another --out or delete it.")
@@ -152,8 +167,7 @@ def _write_marker(out: Path, config: SynthConfig, *, complete: bool) -> None:
 def _render_job(job: _Job, voice, sample_rate: int) -> None:
     audio = render(voice, job.emotion, np.random.default_rng(job.seed),
                    duration_s=job.duration_s, num_syllables=job.num_syllables,
-                   content_seed=job.content_seed, noise_floor_db=job.noise_floor_db,
-                   sr=sample_rate)
+                   content_seed=job.content_seed, channel=job.channel, sr=sample_rate)
     path = Path(job.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written under a dot-name (which the indexers skip), then renamed: never half a file.
@@ -170,7 +184,10 @@ def _plan_iemocap(out: Path, config: SynthConfig, rng: np.random.Generator) -> l
     rng.shuffle(kinds)
     turns: dict[tuple[int, str], list[dict]] = defaultdict(list)
     counters: dict[tuple[str, str], int] = defaultdict(int)
-    noise_floor = {s: float(rng.uniform(-62, -48)) for s in range(1, 6)}
+    # One draw per session from the plan's generator (so the labels stay those of earlier
+    # versions), the rest of each speaker's recording channel from a generator of its own.
+    jitter = {s: 6.0 * float(rng.random()) - 3.0 for s in range(1, 6)}
+    channels = _session_channels(jitter, np.random.default_rng([config.seed, 2024]))
     jobs = []
     for i, improvised in enumerate(kinds):
         session = i % 5 + 1
@@ -188,12 +205,43 @@ def _plan_iemocap(out: Path, config: SynthConfig, rng: np.random.Generator) -> l
         turns[session, dialog].append({"utt": utt_id, "code": code, "dur": duration,
                                        "vad": np.round(vad * 3) / 3})
         path = out / f"Session{session}" / "sentences" / "wav" / dialog / f"{utt_id}.wav"
-        jobs.append(_Job(str(path), f"{session}{gender}", IEMOCAP_VOICE[code], (config.seed, i),
-                         duration_s=duration, noise_floor_db=noise_floor[session]))
+        speaker = f"{session}{gender}"
+        jobs.append(_Job(str(path), speaker, IEMOCAP_VOICE[code], (config.seed, i),
+                         duration_s=duration, channel=_vary(channels[speaker], config.seed, i)))
     for (session, dialog), items in turns.items():
         _write_iemocap_labels(out / f"Session{session}" / "dialog" / "EmoEvaluation", dialog,
                               items, rng)
     return jobs
+
+
+def _session_channels(jitter: dict[int, float],
+                      rng: np.random.Generator) -> dict[str, Channel]:
+    """Each IEMOCAP-layout speaker's recording channel: its session's noise floor, give or
+    take a few dB, a recording level, a noise colour, and a mild room in about half of the
+    cases.
+
+    The sessions' floors are spread evenly over -80 to -44 dB (shuffled, plus ``jitter``),
+    so that with any seed they differ by more than the emotions' loudness does.
+    """
+    levels = rng.permutation(np.linspace(-80.0, -44.0, len(jitter)))
+    floor = {s: float(level) + jitter[s] for s, level in zip(sorted(jitter), levels, strict=True)}
+    channels = {}
+    for session in sorted(floor):
+        for gender in "FM":
+            room = float(rng.uniform(0.15, 0.45)) if rng.random() < 0.5 else 0.0
+            channels[f"{session}{gender}"] = Channel(
+                gain_db=float(rng.uniform(-10, 2)),
+                noise_db=floor[session] + float(rng.normal(0, 3)),
+                noise_colour=float(rng.uniform(0.0, 0.97)), rt60_s=room)
+    return channels
+
+
+def _vary(channel: Channel, seed: int, i: int) -> Channel:
+    """The channel of utterance ``i``: the speaker's, with a little spread in level and floor
+    (people move, doors close)."""
+    rng = np.random.default_rng([seed, 2025, i])
+    return replace(channel, gain_db=channel.gain_db + float(rng.normal(0, 1.0)),
+                   noise_db=channel.noise_db + float(rng.normal(0, 2.0)))
 
 
 def _write_iemocap_labels(folder: Path, dialog: str, items: list[dict],
@@ -225,6 +273,13 @@ def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> lis
     # Each text is one fixed sentence: the same syllables whoever says it, however.
     text_syllables = {t: int(rng.integers(6, 15)) for t in EMODB_TEXTS}
     seen: dict[tuple[str, str, str], int] = defaultdict(int)
+    # emoDB was recorded in one anechoic studio: a quiet floor and no room; only the level
+    # and the floor differ a little between speakers.
+    studio_rng = np.random.default_rng([config.seed, 2024])
+    studio = {spk: Channel(gain_db=float(studio_rng.uniform(-4, 2)),
+                           noise_db=float(studio_rng.uniform(-75, -62)),
+                           noise_colour=float(studio_rng.uniform(0.3, 0.95)))
+              for spk in SPEAKER_IDS.values()}
     jobs = []
     for i in range(config.utterances):
         native = str(rng.choice(natives))
@@ -236,7 +291,7 @@ def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> lis
         jobs.append(_Job(str(out / "wav" / name), SPEAKER_IDS[native], EMODB_CODES[letter],
                          (config.seed, i), num_syllables=text_syllables[text],
                          content_seed=config.seed * 1000 + EMODB_TEXTS.index(text),
-                         noise_floor_db=-60.0))
+                         channel=_vary(studio[SPEAKER_IDS[native]], config.seed, i)))
     # More than 26 versions of one (speaker, text, emotion) would repeat a name: keep the first.
     unique = {j.path: j for j in reversed(jobs)}
     return [j for j in jobs if unique[j.path] is j]

@@ -212,14 +212,57 @@ def _envelope(n: int, attack: int, release: int) -> np.ndarray:
     return env
 
 
+@dataclass(frozen=True)
+class Channel:
+    """How an utterance was recorded: level, noise floor and room.
+
+    Real corpora are recorded in sessions with different microphones, rooms and
+    gains, so the level of the background relative to the speech differs by
+    session as much as by emotion. ``noise_db`` is the noise floor's RMS in dB
+    before the gain; ``noise_colour`` is the coefficient of a one-pole low-pass
+    (0 white, 0.95 and above close to brown); ``rt60_s`` 0 means no room.
+    """
+
+    gain_db: float = 0.0
+    noise_db: float = -55.0
+    noise_colour: float = 0.95
+    rt60_s: float = 0.0
+
+
+def room_response(rt60_s: float, rng: np.random.Generator, sr: int = SAMPLE_RATE,
+                  drr_db: float = 6.0) -> np.ndarray:
+    """A mild room's impulse response ``(L,)``: the direct sound, then exponentially
+    decaying noise (60 dB down after ``rt60_s``) ``drr_db`` below it in energy."""
+    n = max(1, int(rt60_s * sr))
+    tail = rng.normal(0, 1, n) * np.exp(-6.9 * np.arange(n) / n)
+    tail[: int(0.002 * sr)] = 0.0  # the first reflections arrive after about 2 ms
+    tail *= 10 ** (-drr_db / 20) / (np.sqrt(np.sum(tail ** 2)) + 1e-12)
+    tail[0] = 1.0
+    return tail
+
+
+def record(speech: np.ndarray, channel: Channel, rng: np.random.Generator,
+           sr: int = SAMPLE_RATE) -> np.ndarray:
+    """What a microphone makes of dry ``speech`` ``(S,)``: the room, the noise floor, the gain,
+    and a soft limit instead of hard clipping; float32 ``(S,)`` in [-1, 1]."""
+    out = np.asarray(speech, dtype=np.float64)
+    if channel.rt60_s > 0:
+        out = signal.fftconvolve(out, room_response(channel.rt60_s, rng, sr))[: len(out)]
+    a = channel.noise_colour
+    noise = signal.lfilter([np.sqrt(1 - a * a)], [1, -a], rng.normal(0, 1, len(out)))
+    out = (out + 10 ** (channel.noise_db / 20) * noise) * 10 ** (channel.gain_db / 20)
+    return np.tanh(out).astype(np.float32)
+
+
 def render(voice: Voice, emotion: str | EmotionProfile, rng: np.random.Generator, *,
            duration_s: float | None = None, num_syllables: int | None = None,
-           content_seed: int | None = None, noise_floor_db: float = -55.0,
+           content_seed: int | None = None, channel: Channel = Channel(),
            sr: int = SAMPLE_RATE) -> np.ndarray:
     """Synthesize one utterance; returns float32 samples ``(S,)`` in [-1, 1] at ``sr``.
 
     ``emotion`` is a name of :data:`EMOTIONS` or a profile. Give ``duration_s``
     or ``num_syllables`` (with ``content_seed`` to say the same sentence again).
+    ``channel`` is how it was recorded (:func:`record`).
     """
     profile = EMOTIONS[emotion] if isinstance(emotion, str) else emotion
     p = perturb(profile, voice, rng)
@@ -234,8 +277,7 @@ def render(voice: Voice, emotion: str | EmotionProfile, rng: np.random.Generator
         for s in syllables:
             _add_syllable(out, source, s, voice, p, rng, sr)
     out *= 10 ** (p.loudness_db / 20) * 0.025
-    out += 10 ** (noise_floor_db / 20) * signal.lfilter([1], [1, -0.95], rng.normal(0, 0.3, n))
-    return np.tanh(out).astype(np.float32)  # a soft limit instead of hard clipping
+    return record(out, channel, rng, sr)
 
 
 def _add_syllable(out: np.ndarray, source: np.ndarray, s: Syllable, voice: Voice,
