@@ -149,11 +149,13 @@ def _run_extract(args: argparse.Namespace) -> None:
 
 def _train_options(p: argparse.ArgumentParser) -> None:
     """The options of a training run, shared by ``serlib train`` and ``serlib cv``."""
-    from .config import MODELS, TrainConfig
+    from .config import BASELINES, MODELS, TrainConfig
 
     d = TrainConfig()
     p.add_argument("features", type=Path, help="a feature store made by 'serlib extract'")
-    _flag(p, "ser_model", choices=list(MODELS), default=d.ser_model)
+    _flag(p, "ser_model", choices=list(MODELS + BASELINES), default=d.ser_model,
+          help="a CNN, or a baseline for 'serlib cv': majority (the training speakers' most "
+               "frequent class) or acoustic (eGeMAPS + logistic regression)")
     _flag(p, "num_epochs", type=int, default=d.num_epochs)
     _flag(p, "batch_size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
@@ -255,13 +257,16 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="tables and figures of cross-validation folders")
     p.add_argument("folders", type=Path, nargs="+", help="'serlib cv' output folders")
     p.add_argument("--out", type=Path, default=Path("report"), help="folder for the report")
+    p.add_argument("--reference", default=None,
+                   help="the run (its label) that the others are compared with, paired fold by "
+                        "fold (default: the first run given)")
     p.set_defaults(run=_run_report)
 
 
 def _run_report(args: argparse.Namespace) -> None:
     from .report import write_report
 
-    written = write_report(args.folders, args.out)
+    written = write_report(args.folders, args.out, reference=args.reference)
     print(f"tables and figures in {args.out} ({len(written['figures'])} figure files)")
 
 

@@ -19,6 +19,8 @@ from .errors import SerlibError
 COLOURS = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 BUILTIN_NOISES = (*COLOURS, "babble")
 MODELS = ("alexnet", "alexnet_gap")
+#: References trained on the same folds (:mod:`serlib.baselines`): no CNN, no images.
+BASELINES = ("majority", "acoustic")
 
 
 def _audio_files(folder: str) -> list[Path]:
@@ -171,9 +173,9 @@ class TrainConfig:
     compile: bool = False           # torch.compile the model (worth it on a GPU)
 
     def __post_init__(self) -> None:
-        if self.ser_model not in MODELS:
+        if self.ser_model not in MODELS + BASELINES:
             raise SerlibError(f"unknown --ser_model {self.ser_model!r}; choose one of "
-                              f"{list(MODELS)}")
+                              f"{list(MODELS + BASELINES)}")
         for name in ("num_epochs", "batch_size", "image_size"):
             if getattr(self, name) < 1:
                 raise SerlibError(f"--{name} must be at least 1, not {getattr(self, name)}")

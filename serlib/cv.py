@@ -27,7 +27,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import BASELINES, TrainConfig
 from .errors import SerlibError
 from .store import FeatureStore
 
@@ -116,8 +116,10 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def prepare_out(out: Path, identity: dict, label: str) -> None:
-    """Create ``out`` for this run, or check that it holds results of the same run."""
+def prepare_out(out: Path, identity: dict, label: str,
+                speakers: list[str] | None = None) -> None:
+    """Create ``out`` for this run, or check that it holds results of the same run;
+    ``speakers`` (the store's, for the report) are recorded beside the identity."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / CONFIG_FILE
     if path.exists():
@@ -129,7 +131,8 @@ def prepare_out(out: Path, identity: dict, label: str) -> None:
                               f"(differs in: {', '.join(diff) or 'format'}); use another "
                               "--out, or delete it to start again")
         return
-    write_json(path, {"label": label, "identity": identity})
+    write_json(path, {"label": label, "identity": identity,
+                      "speakers": sorted(speakers or [])})
 
 
 def run_label(config: TrainConfig) -> str:
@@ -147,7 +150,8 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
     ``folds`` restricts the run to some folds by name (``1M``, ``S3``), so that
     separate jobs can share a protocol; ``serlib report`` merges their folders.
     """
-    from .train import save_checkpoint, summary, train_fold
+    from .baselines import fit_baseline
+    from .train import check_speakers, save_checkpoint, summary, train_fold
 
     out = Path(out)
     all_folds = make_folds(protocol, list(store), repeats=repeats, seed=config.seed,
@@ -160,7 +164,7 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
                               f"folds: {', '.join(sorted(names))}")
         all_folds = [f for f in all_folds if f.name in folds]
     prepare_out(out, _run_identity(store, protocol, config, loso_val),
-                label or run_label(config))
+                label or run_label(config), list(store))
     written = []
     for i, fold in enumerate(all_folds, 1):
         path = out / f"fold-{fold.key}.json"
@@ -171,12 +175,24 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
         log(f"[fold {i}/{len(all_folds)}] {fold.key}: test {','.join(fold.test_ids)}, "
             f"validation {','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
         fold_config = TrainConfig(**{**asdict(config), "seed": fold.seed})
-        result = train_fold(store, fold_config, list(fold.val_ids), list(fold.test_ids),
-                            gpu=gpu, progress=progress, log=log)
-        if keep_checkpoints:
-            save_checkpoint(result, out / f"fold-{fold.key}.pth")
+        val_ids, test_ids = list(fold.val_ids), list(fold.test_ids)
+        if config.ser_model in BASELINES:
+            train_ids = check_speakers(store, val_ids, test_ids)
+            val, test, num_params = fit_baseline(store, fold_config, train_ids, val_ids,
+                                                 test_ids)
+            log(f"{config.ser_model}: test ({','.join(test_ids)}) WA {test.wa:.3f} "
+                f"UA {test.ua:.3f}")
+            outcome = {"val_ids": val_ids, "test_ids": test_ids, "best_epoch": None,
+                       "num_params": num_params, "history": {},
+                       "val": val.to_dict() if val else None, "test": test.to_dict()}
+        else:
+            result = train_fold(store, fold_config, val_ids, test_ids, gpu=gpu,
+                                progress=progress, log=log)
+            if keep_checkpoints:
+                save_checkpoint(result, out / f"fold-{fold.key}.pth")
+            outcome = summary(result)
         write_json(path, {"fold": fold.name, "repeat": fold.repeat, "seed": fold.seed,
                           "classes": list(store.classes), "model": config.ser_model,
-                          "config": asdict(fold_config), **summary(result)})
+                          "config": asdict(fold_config), **outcome})
         written.append(path)
     return written

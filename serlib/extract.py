@@ -211,6 +211,15 @@ def _extract_batch(task: tuple[int, list, FeatureConfig, Path]) -> tuple[int, in
     return k, len(rows)
 
 
+def _relative(path: str, root: Path) -> str:
+    """``path`` relative to the corpus root where it lies under it (so a moved corpus is
+    found again from its new root), else as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
               offsets: np.ndarray, index: CorpusIndex, config: FeatureConfig,
               job: dict) -> None:
@@ -253,6 +262,8 @@ def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
         np.save(tmp / "num_segs.npy", num_segs)
         np.save(tmp / "utt_ids.npy", kept["utt_id"].to_numpy(str))
         np.save(tmp / "utt_speakers.npy", kept["speaker"].to_numpy(str))
+        np.save(tmp / "utt_paths.npy", np.array([_relative(p, index.root)
+                                                 for p in kept["path"]], dtype=str))
         meta = {"format": FORMAT, "version": VERSION, "complete": True,
                 "config": config.to_dict(), "corpus": index.corpus, "root": str(index.root),
                 "preset": index.preset.name, "classes": list(index.classes),

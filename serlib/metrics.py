@@ -34,6 +34,11 @@ class Evaluation:
     confusion: np.ndarray
     loss: float = float("nan")
 
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data, as fold files store it."""
+        return {"wa": self.wa, "ua": self.ua, "loss": self.loss,
+                "confusion": np.asarray(self.confusion).tolist()}
+
 
 def evaluate_utterances(seg_log_probs: np.ndarray, num_segs: np.ndarray, utt_labels: np.ndarray,
                         num_classes: int, loss: float = float("nan")) -> Evaluation:

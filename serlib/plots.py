@@ -32,7 +32,8 @@ def confusion_figure(confusion: np.ndarray, classes: Sequence[str], title: str) 
 
 
 def curves_figure(histories: Sequence[dict[str, list[float]]], title: str) -> Figure:
-    """Loss, WA and UA per epoch: the mean over folds and a band of one standard deviation."""
+    """Loss, WA and UA per epoch: one fold's curves, or the mean over folds with a band of
+    one standard deviation."""
     fig = Figure(figsize=(13, 3.8), layout="constrained")
     axes = fig.subplots(1, 3)
     panels = [("loss", [("train_loss", "training"), ("val_loss", "validation")]),
@@ -46,34 +47,76 @@ def curves_figure(histories: Sequence[dict[str, list[float]]], title: str) -> Fi
             values = np.array([r[:n] for r in runs], dtype=float)
             values *= 100 if "%" in ylabel else 1
             epochs = np.arange(1, n + 1)
-            mean, std = values.mean(axis=0), values.std(axis=0)
+            mean = values.mean(axis=0)
             ax.plot(epochs, mean, marker="o", markersize=3, label=name)
-            ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
+            if len(runs) > 1:
+                std = values.std(axis=0)
+                ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        if len(series) > 1:
+        if len(series) > 1 and ax.get_legend_handles_labels()[0]:
             ax.legend()
-    fig.suptitle(f"{title}: mean over {len(histories)} fold(s), band = ±1 std")
+    what = "one fold" if len(histories) == 1 else \
+        f"mean over {len(histories)} folds, band = ±1 std"
+    fig.suptitle(f"{title}: {what}")
     return fig
 
 
-def comparison_figure(labels: Sequence[str], wa: Sequence[tuple[float, float]],
-                      ua: Sequence[tuple[float, float]]) -> Figure:
-    """WA and UA (mean, std in %) of several runs side by side, with error bars."""
-    fig = Figure(figsize=(max(6, 1.6 * len(labels) + 2), 4.2), layout="constrained")
-    ax = fig.subplots()
+def comparison_figure(folds, paired=None) -> Figure:
+    """Runs side by side (``folds``: :meth:`serlib.report.Run.table` rows with a ``run``
+    column): mean WA and UA as bars, each fold's UA as a dot and collapsed folds as red
+    crosses; and, given ``paired`` (:func:`serlib.report.paired_table`), each run's paired
+    difference from the reference with its 95 % interval."""
+    labels = list(dict.fromkeys(folds["run"]))
+    has_pairs = paired is not None and len(paired) > 0
+    fig = Figure(figsize=(max(6, 1.5 * len(labels) + 2) + (5 if has_pairs else 0), 4.4),
+                 layout="constrained")
+    axes = fig.subplots(1, 2 if has_pairs else 1, squeeze=False)[0]
+    ax = axes[0]
     x = np.arange(len(labels))
-    for offset, name, scores in ((-0.2, "WA", wa), (0.2, "UA", ua)):
-        means, stds = zip(*scores, strict=True) if scores else ((), ())
-        bars = ax.bar(x + offset, means, 0.4, yerr=stds, capsize=4, label=name)
-        ax.bar_label(bars, fmt="%.1f", padding=2)
+    for offset, metric in ((-0.2, "WA"), (0.2, "UA")):
+        means = [folds.loc[folds["run"] == r, metric].mean() for r in labels]
+        bars = ax.bar(x + offset, means, 0.4, label=f"{metric}, mean over folds", alpha=0.8)
+        ax.bar_label(bars, fmt="%.1f", padding=2, fontsize=8)
+    for i, run in enumerate(labels):
+        t = folds[folds["run"] == run]
+        jitter = np.linspace(-0.08, 0.08, len(t)) if len(t) > 1 else np.zeros(1)
+        ok = ~t["collapsed"].to_numpy(bool)
+        ax.scatter((i + 0.2 + jitter)[ok], t["UA"].to_numpy()[ok], s=14, color="k", zorder=3,
+                   label="UA of one fold" if i == 0 else None)
+        ax.scatter((i + 0.2 + jitter)[~ok], t["UA"].to_numpy()[~ok], s=40, marker="x",
+                   color="red", zorder=3, label="collapsed fold" if (~ok).any() else None)
+    num_classes = sum(c.startswith("recall ") for c in folds.columns)
+    if num_classes:
+        ax.axhline(100 / num_classes, color="grey", ls=":", lw=1,
+                   label=f"chance UA ({100 / num_classes:.0f} %)")
     ax.set_xticks(x, labels, rotation=15, ha="right")
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("Cross-validation accuracy (mean ± std over folds)")
-    ax.legend()
+    ax.set_ylim(0, 105)
+    ax.set_title("Cross-validation accuracy")
+    handles, names = ax.get_legend_handles_labels()
+    unique = dict(zip(names, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.16), ncols=3)
+    if has_pairs:
+        ax = axes[1]
+        y = np.arange(len(paired))
+        for offset, metric, colour in ((0.15, "UA", "C1"), (-0.15, "WA", "C0")):
+            mean = paired[f"d{metric}"].to_numpy()
+            err = np.abs(np.stack([paired[f"d{metric}_low"], paired[f"d{metric}_high"]])
+                         - mean)
+            ax.errorbar(mean, y + offset, xerr=err, fmt="o", capsize=4, color=colour,
+                        label=f"Δ{metric}")
+        ax.axvline(0, color="grey", lw=1)
+        ax.set_yticks(y, [f"{r} ({n} folds)" for r, n in zip(paired["run"], paired["folds"],
+                                                             strict=True)])
+        ax.set_ylim(len(paired) - 0.5, -0.5)
+        ax.set_xlabel(f"difference from {paired['reference'].iloc[0]} (percentage points)")
+        ax.set_title("Paired difference, mean and 95 % bootstrap interval")
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
     return fig
 
 

@@ -1,9 +1,18 @@
-"""Reports: cross-validation folders in, tables and figures out.
+"""Reports: cross-validation folders in, tables and figures that diagnose out.
 
 Folders of the same run (the same configuration, e.g. folds run as separate
-jobs) are merged; different runs are compared side by side. WA and UA are
-given as mean ± standard deviation (ddof=1) over every fold and repeat, and
-per fold (the mean over repeats).
+jobs) are merged; different runs are compared side by side. For every run and
+every fold: WA, UA, macro-F1 and each class's precision and recall, all
+computed from the fold's confusion matrix. A fold that answers one class for
+90 % or more of its test utterances, or whose UA is within 5 points of chance,
+is flagged as **collapsed**: the model did not learn to tell the classes apart
+there, whatever its WA says.
+
+Runs that share folds and repeats are compared **paired**: the difference in
+UA and WA fold by fold, its mean, and a 95 % bootstrap interval (folds resampled
+with replacement, then each fold's repeats), against a reference run (the
+first one by default). An interval that contains 0 means the difference is
+within the noise of these folds.
 """
 
 from __future__ import annotations
@@ -20,6 +29,47 @@ from . import plots
 from .cv import CONFIG_FILE
 from .errors import SerlibError
 
+#: A fold is collapsed when one class takes at least this share of its predictions...
+COLLAPSE_SHARE = 0.9
+#: ... or when its UA is within this many points of chance (100 / number of classes).
+COLLAPSE_MARGIN = 5.0
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+def fold_scores(confusion: np.ndarray, classes: list[str]) -> dict:
+    """Scores of one fold from its confusion matrix ``(K, K)`` (rows: true class), in %.
+
+    WA, UA (mean recall over the classes present), macro-F1 over the classes
+    present, each class's precision (NaN when never predicted) and recall (NaN when
+    absent), the most predicted class and its share, and whether the fold collapsed.
+    """
+    c = np.asarray(confusion, dtype=float)
+    true, predicted, hits = c.sum(axis=1), c.sum(axis=0), np.diag(c)
+    present = true > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(present, hits / true, np.nan)
+        precision = np.where(predicted > 0, hits / predicted, np.nan)
+        f1 = np.where((hits > 0), 2 * hits / (true + predicted), 0.0)
+    total = c.sum()
+    ua = 100 * float(np.nanmean(recall[present])) if present.any() else float("nan")
+    top = int(np.argmax(predicted))
+    share = 100 * float(predicted[top] / total) if total else float("nan")
+    chance = 100 / max(int(present.sum()), 1)
+    reasons = []
+    if share >= 100 * COLLAPSE_SHARE:
+        reasons.append(f"{share:.0f} % answered {classes[top]}")
+    if ua <= chance + COLLAPSE_MARGIN:
+        reasons.append(f"UA {ua:.1f} within {COLLAPSE_MARGIN:.0f} points of chance "
+                       f"({chance:.0f})")
+    scores = {"WA": 100 * float(hits.sum() / total) if total else float("nan"), "UA": ua,
+              "F1": 100 * float(f1[present].mean()) if present.any() else float("nan"),
+              "top_class": classes[top], "top_share": share,
+              "collapsed": bool(reasons), "why": "; ".join(reasons)}
+    for k, name in enumerate(classes):
+        scores[f"recall {name}"] = 100 * recall[k]
+        scores[f"precision {name}"] = 100 * precision[k]
+    return scores
+
 
 @dataclass
 class Run:
@@ -29,16 +79,25 @@ class Run:
     identity: dict
     folders: list[Path] = field(default_factory=list)
     folds: dict[str, dict] = field(default_factory=dict)  # key "r0-1M" -> result
+    speakers: list[str] = field(default_factory=list)      # the store's, where recorded
 
     @property
     def classes(self) -> list[str]:
         return self.identity["classes"]
 
+    @property
+    def model(self) -> str:
+        return self.identity["train_config"]["ser_model"]
+
     def table(self) -> pd.DataFrame:
-        """One row per fold and repeat: fold, repeat, test speakers, WA, UA (%)."""
-        rows = [{"fold": r["fold"], "repeat": r["repeat"], "test": ",".join(r["test_ids"]),
-                 "WA": 100 * r["test"]["wa"], "UA": 100 * r["test"]["ua"]}
-                for _, r in sorted(self.folds.items())]
+        """One row per fold and repeat: fold, repeat, test speakers, WA and UA (%) as the fold
+        file gives them, macro-F1, per-class precision and recall, and the collapse flag."""
+        rows = []
+        for _, r in sorted(self.folds.items()):
+            scores = fold_scores(np.array(r["test"]["confusion"]), self.classes)
+            scores.update(WA=100 * r["test"]["wa"], UA=100 * r["test"]["ua"])
+            rows.append({"fold": r["fold"], "repeat": r["repeat"],
+                         "test": ",".join(r["test_ids"]), **scores})
         return pd.DataFrame(rows)
 
     def confusion(self) -> np.ndarray:
@@ -47,6 +106,10 @@ class Run:
 
     def num_params(self) -> int:
         return next(iter(self.folds.values()))["num_params"]
+
+    def tested(self) -> list[str]:
+        """The test speakers of its folds, in order."""
+        return list(dict.fromkeys(s for r in self.folds.values() for s in r["test_ids"]))
 
 
 def load_runs(folders: list[str | os.PathLike]) -> list[Run]:
@@ -59,7 +122,7 @@ def load_runs(folders: list[str | os.PathLike]) -> list[Run]:
         meta = json.loads(config.read_text())
         run = next((r for r in runs if r.identity == meta["identity"]), None)
         if run is None:
-            run = Run(meta["label"], meta["identity"])
+            run = Run(meta["label"], meta["identity"], speakers=meta.get("speakers", []))
             runs.append(run)
         run.folders.append(folder)
         for path in sorted(folder.glob("fold-*.json")):
@@ -75,14 +138,16 @@ def _mean_std(values: pd.Series) -> tuple[float, float]:
 
 
 def summary_table(runs: list[Run]) -> pd.DataFrame:
-    """The seed's results table: one row per run, WA and UA mean ± std and per fold."""
+    """The thesis's results table: one row per run, WA, UA and macro-F1 as mean ± std over
+    every fold and repeat, the number of collapsed folds, and WA and UA per fold."""
     rows = []
     for run in runs:
         t = run.table()
-        (wa, wa_sd), (ua, ua_sd) = _mean_std(t["WA"]), _mean_std(t["UA"])
-        row = {"run": run.label, "model": run.identity["train_config"]["ser_model"],
-               "params": run.num_params(), "protocol": run.identity["protocol"],
-               "folds": len(t), "WA": wa, "WA_std": wa_sd, "UA": ua, "UA_std": ua_sd}
+        row = {"run": run.label, "model": run.model, "params": run.num_params(),
+               "protocol": run.identity["protocol"], "folds": len(t)}
+        for metric in ("WA", "UA", "F1"):
+            row[metric], row[f"{metric}_std"] = _mean_std(t[metric])
+        row["collapsed"] = int(t["collapsed"].sum())
         per_fold = t.groupby("fold", sort=False)[["WA", "UA"]].mean()
         for fold, scores in per_fold.iterrows():
             row[f"WA {fold}"], row[f"UA {fold}"] = scores["WA"], scores["UA"]
@@ -90,53 +155,221 @@ def summary_table(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """The summary as Markdown, WA and UA as ``mean ± std`` in %."""
-    lines = ["| run | model | params | protocol | folds | WA (%) | UA (%) |",
-             "|---|---|---|---|---|---|---|"]
+def class_table(runs: list[Run]) -> pd.DataFrame:
+    """Each run's precision and recall per class (%), from the confusion summed over folds."""
+    rows = []
+    for run in runs:
+        scores = fold_scores(run.confusion(), run.classes)
+        for name in run.classes:
+            rows.append({"run": run.label, "class": name,
+                         "precision": scores[f"precision {name}"],
+                         "recall": scores[f"recall {name}"]})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """The paired difference ``run - reference`` in one metric (percentage points)."""
+
+    run: str
+    reference: str
+    metric: str
+    mean: float
+    low: float
+    high: float
+    folds: int
+    pairs: int
+
+    @property
+    def verdict(self) -> str:
+        """``higher``, ``lower``, ``within noise`` (the interval holds 0), or too few folds."""
+        if self.folds < 3:
+            return "too few folds to tell"
+        if self.low > 0:
+            return "higher"
+        if self.high < 0:
+            return "lower"
+        return "within noise"
+
+
+def paired_difference(reference: Run, run: Run, metric: str = "UA", *,
+                      resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Paired | None:
+    """``run - reference`` in ``metric`` over the folds both have; None when they share none.
+
+    Within a fold, repeats with the same number are paired; a fold whose repeats do
+    not match contributes the difference of its means. The estimate is the mean over
+    folds of each fold's mean difference; its 95 % interval is the percentile
+    bootstrap that resamples folds with replacement and, within each, its differences.
+    """
+    a, b = reference.table(), run.table()
+    groups = []
+    for fold in dict.fromkeys(a["fold"]):
+        fa = a[a["fold"] == fold].set_index("repeat")[metric]
+        fb = b[b["fold"] == fold].set_index("repeat")[metric]
+        if fb.empty:
+            continue
+        common = fa.index.intersection(fb.index)
+        groups.append((fb[common] - fa[common]).to_numpy() if len(common)
+                      else np.array([fb.mean() - fa.mean()]))
+    if not groups:
+        return None
+    rng = np.random.default_rng(seed)
+    # (F, R): each fold's mean over a resample of its own differences, then folds resampled.
+    inner = np.stack([rng.choice(g, size=(resamples, len(g))).mean(axis=1) for g in groups])
+    picks = rng.integers(len(groups), size=(resamples, len(groups)))
+    boot = inner[picks, np.arange(resamples)[:, None]].mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return Paired(run.label, reference.label, metric, float(np.mean([g.mean() for g in groups])),
+                  float(low), float(high), len(groups), sum(len(g) for g in groups))
+
+
+def paired_table(runs: list[Run], reference: str | None = None) -> pd.DataFrame:
+    """Every run against ``reference`` (a run's label; default the first run): the mean
+    paired difference in UA and WA with its 95 % interval, and the folds it rests on."""
+    if not runs:
+        return pd.DataFrame()
+    ref = runs[0] if reference is None else next((r for r in runs if r.label == reference),
+                                                 None)
+    if ref is None:
+        raise SerlibError(f"--reference {reference!r} is not one of the runs: "
+                          f"{', '.join(r.label for r in runs)}")
+    rows = []
+    for run in runs:
+        if run is ref:
+            continue
+        ua, wa = paired_difference(ref, run, "UA"), paired_difference(ref, run, "WA")
+        if ua is None:
+            continue
+        rows.append({"run": run.label, "reference": ref.label, "folds": ua.folds,
+                     "pairs": ua.pairs, "dUA": ua.mean, "dUA_low": ua.low, "dUA_high": ua.high,
+                     "dWA": wa.mean, "dWA_low": wa.low, "dWA_high": wa.high,
+                     "UA verdict": ua.verdict})
+    return pd.DataFrame(rows)
+
+
+def _params(n: int) -> str:
+    if not n:
+        return "–"
+    return f"{n:,}" if n < 100_000 else f"{n / 1e6:.2f} M"
+
+
+def _signed(value: float, low: float, high: float) -> str:
+    return f"{value:+.1f} [{low:+.1f}, {high:+.1f}]"
+
+
+def markdown(table: pd.DataFrame, paired: pd.DataFrame | None = None,
+             runs: list[Run] | None = None) -> str:
+    """The summary as Markdown: the results table (mean ± std in %), WA / UA per fold with
+    collapsed folds marked, the paired comparison, and which speakers were tested."""
+    lines = ["| run | model | params | protocol | folds | WA (%) | UA (%) | macro-F1 (%) | "
+             "collapsed folds |", "|---|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
-        lines.append(f"| {r['run']} | {r['model']} | {r['params'] / 1e6:.2f} M | "
-                     f"{r['protocol']} | {r['folds']} | {r['WA']:.1f} ± {r['WA_std']:.1f} | "
-                     f"{r['UA']:.1f} ± {r['UA_std']:.1f} |")
+        lines.append(f"| {r['run']} | {r['model']} | {_params(r['params'])} | {r['protocol']} "
+                     f"| {r['folds']} | {r['WA']:.1f} ± {r['WA_std']:.1f} | "
+                     f"{r['UA']:.1f} ± {r['UA_std']:.1f} | {r['F1']:.1f} ± {r['F1_std']:.1f} | "
+                     f"{r['collapsed']} of {r['folds']} |")
     fold_cols = [c for c in table.columns if c.startswith(("WA ", "UA "))]
     if fold_cols:
         folds = list(dict.fromkeys(c.split(" ", 1)[1] for c in fold_cols))
+        collapsed = {run.label: set(run.table().query("collapsed")["fold"]) for run in runs or []}
         lines += ["", "| run | " + " | ".join(f"{f} WA / UA" for f in folds) + " |",
                   "|---|" + "---|" * len(folds)]
         for _, r in table.iterrows():
             cells = [f"{r[f'WA {f}']:.1f} / {r[f'UA {f}']:.1f}"
+                     + (" ⚠" if f in collapsed.get(r["run"], ()) else "")
                      if pd.notna(r.get(f"WA {f}")) else "–" for f in folds]
             lines.append(f"| {r['run']} | " + " | ".join(cells) + " |")
+        if any(collapsed.values()):
+            lines += ["", f"⚠ collapsed (in at least one repeat): one class for "
+                          f"{100 * COLLAPSE_SHARE:.0f} % or more of the test utterances, or "
+                          f"UA within {COLLAPSE_MARGIN:.0f} points of chance."]
+    if paired is not None and len(paired):
+        ref = paired["reference"].iloc[0]
+        lines += ["", f"Paired differences against **{ref}** (percentage points, mean over "
+                      "folds [95 % bootstrap interval]):", "",
+                  "| run | folds (pairs) | ΔWA | ΔUA | UA |", "|---|---|---|---|---|"]
+        for _, p in paired.iterrows():
+            lines.append(f"| {p['run']} | {p['folds']} ({p['pairs']}) | "
+                         f"{_signed(p['dWA'], p['dWA_low'], p['dWA_high'])} | "
+                         f"{_signed(p['dUA'], p['dUA_low'], p['dUA_high'])} | "
+                         f"{p['UA verdict']} |")
+    if runs:
+        lines += ["", tested_note(runs)]
+    return "\n".join(lines)
+
+
+def tested_note(runs: list[Run]) -> str:
+    """Which speakers the runs were tested on, and how many the store had."""
+    tested = list(dict.fromkeys(s for run in runs for s in run.tested()))
+    speakers = next((run.speakers for run in runs if run.speakers), [])
+    text = f"Tested speakers: {', '.join(tested)}"
+    if speakers:
+        text += f" ({len(tested)} of the store's {len(speakers)})"
+    if any(run.identity["protocol"] == "5fold" for run in runs):
+        text += (". The thesis's 5-fold protocol tests one speaker per session, half of "
+                 "IEMOCAP's ten; `--protocol 10fold` tests every speaker")
+    return text + "."
+
+
+def details_markdown(runs: list[Run]) -> str:
+    """Per run and per fold: WA, UA, macro-F1, per-class recall and precision, collapse."""
+    lines = []
+    for run in runs:
+        t = run.table()
+        classes = run.classes
+        lines += ["", f"### {run.label}", "",
+                  "| fold | repeat | test | WA | UA | macro-F1 | "
+                  + " | ".join(f"{c} P / R" for c in classes) + " | most predicted | collapsed |",
+                  "|---|---|---|---|---|---|" + "---|" * len(classes) + "---|---|"]
+        for _, r in t.iterrows():
+            pr = [f"{r[f'precision {c}']:.0f} / {r[f'recall {c}']:.0f}".replace("nan", "–")
+                  for c in classes]
+            lines.append(f"| {r['fold']} | {r['repeat']} | {r['test']} | {r['WA']:.1f} | "
+                         f"{r['UA']:.1f} | {r['F1']:.1f} | " + " | ".join(pr) +
+                         f" | {r['top_class']} ({r['top_share']:.0f} %) | "
+                         f"{'⚠ ' + r['why'] if r['collapsed'] else 'no'} |")
+        ct = class_table([run])
+        lines += ["", "Summed over folds: " + ", ".join(
+            f"{r['class']} P {r['precision']:.0f} / R {r['recall']:.0f}".replace("nan", "–")
+            for _, r in ct.iterrows()) + " (%)."]
     return "\n".join(lines)
 
 
 def write_report(folders: list[str | os.PathLike], out: str | os.PathLike, *,
-                 echo: bool = True) -> dict[str, list]:
-    """Tables (Markdown, CSV) and figures (PNG, PDF) of the runs in ``folders``; prints the
-    Markdown table unless ``echo=False``."""
+                 reference: str | None = None, echo: bool = True) -> dict[str, list]:
+    """Tables (Markdown, CSV) and figures (PNG, PDF) of the runs in ``folders``, with paired
+    comparisons against ``reference`` (a run's label; default the first run); prints the
+    summary unless ``echo=False``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = load_runs(folders)
     table = summary_table(runs)
+    paired = paired_table(runs, reference)
     written: dict[str, list] = {"tables": [], "figures": []}
-    text = markdown(table)
-    (out / "results.md").write_text(text + "\n")
+    text = markdown(table, paired, runs)
+    (out / "results.md").write_text(
+        text + "\n\n## Per fold: precision (P) and recall (R) per class, in %\n"
+        + details_markdown(runs) + "\n")
     table.to_csv(out / "results.csv", index=False)
-    pd.concat([r.table().assign(run=r.label) for r in runs]).to_csv(out / "folds.csv",
-                                                                     index=False)
-    written["tables"] += [out / "results.md", out / "results.csv", out / "folds.csv"]
+    folds = pd.concat([r.table().assign(run=r.label) for r in runs])
+    folds.to_csv(out / "folds.csv", index=False)
+    class_table(runs).to_csv(out / "classes.csv", index=False)
+    paired.to_csv(out / "paired.csv", index=False)
+    written["tables"] += [out / name for name in ("results.md", "results.csv", "folds.csv",
+                                                  "classes.csv", "paired.csv")]
     for i, run in enumerate(runs):
         stem = f"{i:02d}-{run.label.replace('+', '_')}"
+        t = run.table()
+        flagged = f"; {int(t['collapsed'].sum())} collapsed" if t["collapsed"].any() else ""
         fig = plots.confusion_figure(run.confusion(), run.classes,
-                                     f"{run.label}, summed over {len(run.folds)} folds")
+                                     f"{run.label}, {len(run.folds)} folds{flagged}")
         written["figures"] += plots.save(fig, out / f"confusion-{stem}")
-        fig = plots.curves_figure([r["history"] for r in run.folds.values()], run.label)
-        written["figures"] += plots.save(fig, out / f"curves-{stem}")
-    if len(runs) > 1:
-        wa = list(zip(table["WA"], table["WA_std"], strict=True))
-        ua = list(zip(table["UA"], table["UA_std"], strict=True))
-        fig = plots.comparison_figure(list(table["run"]), wa, ua)
-        written["figures"] += plots.save(fig, out / "comparison")
+        histories = [r["history"] for r in run.folds.values() if r.get("history")]
+        if histories:
+            fig = plots.curves_figure(histories, run.label)
+            written["figures"] += plots.save(fig, out / f"curves-{stem}")
+    fig = plots.comparison_figure(folds, paired)
+    written["figures"] += plots.save(fig, out / "comparison")
     if echo:
         print(text)
     return written

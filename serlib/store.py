@@ -11,6 +11,8 @@ A store is a folder::
     num_segs.npy      (U,) int64, segments per utterance
     utt_ids.npy       (U,) unicode
     utt_speakers.npy  (U,) unicode
+    utt_paths.npy     (U,) unicode, each utterance's audio file relative to the corpus root
+                      (stores written before it existed lack it)
 
 Utterances are sorted by speaker, so one speaker's segments are one slice of
 ``segments.npy`` and loading a speaker copies nothing. Every file loads with
@@ -56,7 +58,7 @@ class FeatureStore(Mapping[str, SpeakerFeatures]):
     """
 
     def __init__(self, path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        self.path, self.meta = path, meta
+        self.path, self.meta, self._arrays = path, meta, arrays
         self.config = FeatureConfig.from_dict(meta["config"])
         self.classes: tuple[str, ...] = tuple(meta["classes"])
         self._data: dict[str, SpeakerFeatures] = {}
@@ -97,6 +99,15 @@ class FeatureStore(Mapping[str, SpeakerFeatures]):
         start = int(num_segs[:u].sum())
         return self[speaker].segments[start:start + int(num_segs[u])]
 
+    def audio_paths(self, root: str | os.PathLike | None = None) -> list[Path]:
+        """Every utterance's audio file ``(U,)`` in the store's order, under ``root`` (default:
+        the corpus root recorded at extraction)."""
+        if "utt_paths" not in self._arrays:
+            raise SerlibError(f"{self.path} does not record its audio files (it was written by "
+                              "an older serlib): extract it again")
+        base = Path(root if root is not None else self.meta["root"])
+        return [base / p for p in self._arrays["utt_paths"]]
+
     def counts(self) -> pd.DataFrame:
         """Segments per speaker (rows) and class (columns), with totals: what the seed printed."""
         rows = {spk: np.bincount(d.seg_labels, minlength=len(self.classes))
@@ -134,7 +145,8 @@ def load_store(path: str | os.PathLike, *, mmap: bool = True) -> FeatureStore:
         raise SerlibError(f"{path} is not a complete serlib feature store")
     if meta.get("version", 0) > VERSION:
         raise SerlibError(f"{path} was written by a newer serlib (format {meta['version']})")
-    names = ARRAYS + (("noisy",) if meta["config"].get("mixnoise") else ())
+    names = ARRAYS + (("noisy",) if meta["config"].get("mixnoise") else ()) + \
+        (("utt_paths",) if (path / "utt_paths.npy").is_file() else ())
     arrays = {}
     for name in names:
         file = path / f"{name}.npy"

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import TrainConfig
+from .config import BASELINES, TrainConfig
 from .errors import SerlibError
 from .images import Scaler, fit_scaler, to_images
 from .losses import mix_like, mixup, oversample, soft_cross_entropy, stability_kl
@@ -202,6 +202,9 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
     """Train on every speaker but the validation and test speakers (one id or several);
     keep the best epoch on validation (the last one when there is no validation
     speaker); evaluate it on the test speakers."""
+    if config.ser_model in BASELINES:
+        raise SerlibError(f"--ser_model {config.ser_model} is a baseline, with no network to "
+                          "train or save: run it with 'serlib cv'")
     val_ids, test_ids = _ids(val_id), _ids(test_id)
     train_ids = check_speakers(store, val_ids, test_ids)
     device = resolve_device(config.device, gpu)
@@ -364,13 +367,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 def summary(result: FoldResult) -> dict:
     """A fold's results as plain JSON-ready data: speakers, scores, confusions, history."""
 
-    def scores(ev: Evaluation | None) -> dict | None:
-        return None if ev is None else {"wa": ev.wa, "ua": ev.ua, "loss": ev.loss,
-                                        "confusion": ev.confusion.tolist()}
-
     return {"val_ids": result.val_ids, "test_ids": result.test_ids,
             "best_epoch": result.best_epoch, "num_params": result.num_params,
-            "history": result.history, "val": scores(result.val), "test": scores(result.test)}
+            "history": result.history, "val": result.val.to_dict() if result.val else None,
+            "test": result.test.to_dict()}
 
 
 def describe(result: FoldResult) -> str:

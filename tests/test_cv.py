@@ -163,8 +163,10 @@ def test_report_numbers_by_hand(tmp_path):
     written = write_report([tmp_path / "base-a", tmp_path / "base-b", tmp_path / "stab"],
                            tmp_path / "report")
     text = (tmp_path / "report" / "results.md").read_text()
-    assert "| baseline | alexnet_gap | 0.00 M | 5fold | 3 | 70.0 ± 10.0 | 60.0 ± 10.0 |" in text
+    assert "| baseline | alexnet_gap | 1,000 | 5fold | 3 | 70.0 ± 10.0 | 60.0 ± 10.0 |" in text
     assert pd.read_csv(tmp_path / "report" / "results.csv").shape[0] == 2
+    # 1M is in both runs: one paired fold, too few to tell.
+    assert "| stability | 1 (1) |" in text and "too few folds to tell" in text
     names = {p.name for p in written["figures"]}
     assert {"comparison.png", "comparison.pdf", "confusion-00-baseline.png",
             "curves-01-stability.pdf"} <= names
@@ -204,3 +206,89 @@ def test_cv_and_report_commands_end_to_end(tmp_path):
 
 def test_cv_module_names_the_seeds_speakers():
     assert cv.SEED_TEST_SPEAKERS == ("1M", "2F", "3M", "4F", "5F")
+
+
+def test_fold_scores_by_hand():
+    from serlib.report import fold_scores
+
+    # Three classes, the third absent from this test speaker.
+    s = fold_scores(np.array([[4, 1, 0], [2, 2, 0], [0, 0, 0]]), ["a", "b", "c"])
+    assert s["WA"] == pytest.approx(100 * 6 / 9)
+    assert s["recall a"] == pytest.approx(80) and s["recall b"] == pytest.approx(50)
+    assert np.isnan(s["recall c"]) and np.isnan(s["precision c"])  # absent, never predicted
+    assert s["UA"] == pytest.approx(65)
+    assert s["precision a"] == pytest.approx(100 * 4 / 6)
+    assert s["precision b"] == pytest.approx(100 * 2 / 3)
+    f1_a, f1_b = 2 * (4 / 6) * 0.8 / (4 / 6 + 0.8), 2 * (2 / 3) * 0.5 / (2 / 3 + 0.5)
+    assert s["F1"] == pytest.approx(100 * (f1_a + f1_b) / 2)
+    assert s["top_class"] == "a" and s["top_share"] == pytest.approx(100 * 6 / 9)
+    assert not s["collapsed"]
+
+
+def test_collapsed_folds_are_flagged_by_either_rule():
+    from serlib.report import fold_scores
+
+    one_class = fold_scores(np.array([[0, 5], [1, 10]]), ["a", "b"])  # 15 of 16 answered b
+    assert one_class["collapsed"] and "94 % answered b" in one_class["why"]
+    # Predictions spread over every class, but no better than chance: UA 20 < 25 + 5.
+    spread = fold_scores(np.array([[1, 1, 1, 2]] * 4), list("abcd"))
+    assert spread["top_share"] == pytest.approx(40) and spread["UA"] == pytest.approx(25)
+    assert spread["collapsed"] and "within 5 points of chance" in spread["why"]
+    fine = fold_scores(np.array([[8, 2], [1, 9]]), ["a", "b"])
+    assert not fine["collapsed"]
+
+
+def _confusion_for_ua(ua: float) -> list[list[int]]:
+    """Two classes of 100 utterances each whose UA is ``ua`` (%), both classes predicted."""
+    hits = int(round(2 * ua))  # UA = (r_a + r_b) / 2 with r_a = 100 %
+    return [[100, 0], [200 - hits, hits - 100]]
+
+
+def test_paired_differences_with_a_known_difference(tmp_path):
+    from serlib.report import paired_difference, write_report
+
+    base = {(f, r): (0.6, ua / 100, _confusion_for_ua(ua))
+            for f, ua in zip(["1M", "2F", "3M", "4F", "5F"], [60, 70, 65, 75, 80], strict=True)
+            for r in (0, 1)}
+    better = {k: (wa, ua + 0.05, _confusion_for_ua(100 * ua + 5)) for k, (wa, ua, _)
+              in base.items()}
+    noisy = {k: (wa, ua + d, c) for (k, (wa, ua, c)), d
+             in zip(base.items(), [0.1, 0.1, -0.1, -0.1, 0.1, 0.1, -0.1, -0.1, 0, 0], strict=True)}
+    made_up_run(tmp_path / "a", "fcn", "alexnet_gap", base)
+    made_up_run(tmp_path / "b", "fcn+mixup", "alexnet_gap", better)
+    made_up_run(tmp_path / "c", "fcn+noise", "alexnet_gap", noisy)
+    a, b, c = load_runs([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+    known = paired_difference(a, b, "UA")
+    assert known.mean == pytest.approx(5) and known.folds == 5 and known.pairs == 10
+    assert known.low == pytest.approx(5) and known.high == pytest.approx(5)
+    assert known.verdict == "higher"
+    assert paired_difference(b, a, "UA").verdict == "lower"
+    mixed = paired_difference(a, c, "UA")  # fold means +10, -10, +10, -10, 0: mean 0
+    assert mixed.mean == pytest.approx(0) and mixed.low < 0 < mixed.high
+    assert mixed.verdict == "within noise"
+    write_report([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "rep", echo=False)
+    text = (tmp_path / "rep" / "results.md").read_text()
+    assert "against **fcn**" in text and "| fcn+mixup | 5 (10) | +0.0 [+0.0, +0.0] | " \
+        "+5.0 [+5.0, +5.0] | higher |" in text
+    paired = pd.read_csv(tmp_path / "rep" / "paired.csv").set_index("run")
+    assert paired.loc["fcn+noise", "UA verdict"] == "within noise"
+    with pytest.raises(SerlibError, match="--reference 'nope'"):
+        write_report([tmp_path / "a"], tmp_path / "rep2", reference="nope", echo=False)
+
+
+def test_the_report_flags_a_collapsed_fold_everywhere(tmp_path):
+    made_up_run(tmp_path / "r", "fcn", "alexnet_gap", {
+        ("1M", 0): (0.7, 0.8, [[8, 2], [2, 8]]), ("2F", 0): (0.6, 0.5, [[0, 6], [0, 10]])})
+    (tmp_path / "r" / "cv.json").write_text(json.dumps({**json.loads(
+        (tmp_path / "r" / "cv.json").read_text()), "speakers": TEN}))
+    written = write_report([tmp_path / "r"], tmp_path / "rep", echo=False)
+    text = (tmp_path / "rep" / "results.md").read_text()
+    assert "| fcn | alexnet_gap | 1,000 | 5fold | 2 |" in text and "| 1 of 2 |" in text
+    assert "70.0 / 80.0 | 60.0 / 50.0 ⚠ |" in text
+    assert "⚠ 100 % answered b" in text
+    assert "Tested speakers: 1M, 2F (2 of the store's 10)" in text and "10fold" in text
+    folds = pd.read_csv(tmp_path / "rep" / "folds.csv")
+    assert folds["collapsed"].tolist() == [False, True]
+    assert folds["precision b"].tolist() == pytest.approx([80, 62.5])
+    assert {p.name for p in written["figures"]} >= {"comparison.png",
+                                                     "confusion-00-fcn.png"}

@@ -1,0 +1,133 @@
+"""Baselines on the same folds as the CNNs: the majority class, and eGeMAPS with a linear model.
+
+A CNN's accuracy means little alone. Two references, run by ``serlib cv``
+(``--ser_model majority`` or ``acoustic``) and written to the same fold files,
+so that ``serlib report`` puts them in the same table and figures:
+
+- ``majority``: always the most frequent class of the training speakers'
+  utterances. Its WA is that class's share of the test set, its UA is chance
+  (1/K): a CNN that answers one class for everything does no better.
+- ``acoustic``: the field's standard hand-crafted baseline, the 88 eGeMAPSv02
+  functionals per utterance (Eyben et al., 2016, "The Geneva Minimalistic
+  Acoustic Parameter Set") from openSMILE, standardised on the training
+  speakers and classified by a class-balanced logistic regression
+  (scikit-learn). It needs the ``opensmile`` package (``pip install
+  "serlib[acoustic]"``) and the corpus's audio, which the store records.
+
+The functionals are computed once per store and cached beside it
+(``egemaps.npy``, ``(U, 88)`` float32 in the store's utterance order).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .config import BASELINES, TrainConfig
+from .errors import SerlibError
+from .metrics import Evaluation, evaluate_utterances
+from .store import FeatureStore
+
+__all__ = ["BASELINES", "egemaps", "fit_baseline"]
+
+FEATURE_SET = "eGeMAPSv02"
+CACHE = "egemaps.npy"
+#: Inverse regularisation strength of the logistic regression: scikit-learn's default.
+ACOUSTIC_C = 1.0
+
+
+def _smile(jobs: int | None = None):
+    try:
+        import opensmile
+    except ImportError:
+        raise SerlibError("the acoustic baseline needs openSMILE: pip install "
+                          "\"serlib[acoustic]\" (or pip install opensmile)") from None
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                           feature_level=opensmile.FeatureLevel.Functionals,
+                           num_workers=jobs or os.cpu_count() or 1)
+
+
+def egemaps(store: FeatureStore, *, jobs: int | None = None) -> np.ndarray:
+    """The eGeMAPSv02 functionals of every utterance of ``store``, ``(U, 88)`` float32 in the
+    store's order (speaker by speaker), from the cache beside the store when it is there."""
+    cache = store.path / CACHE
+    if cache.is_file():
+        values = np.load(cache, allow_pickle=False)
+        if values.shape[0] == store.meta["num_utterances"]:
+            return values
+    paths = store.audio_paths()
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise SerlibError(f"the acoustic baseline reads the corpus's audio, and {missing[0]} "
+                          f"is not there ({len(missing)} of {len(paths)} files missing): the "
+                          f"corpus of {store.path} has moved or is gone")
+    table = _smile(jobs).process_files([str(p) for p in paths])
+    values = table.to_numpy(np.float32)
+    try:  # the store may be read-only: the cache is a convenience, not a need
+        tmp = cache.with_name(f".{CACHE}.tmp.npy")
+        np.save(tmp, values)
+        os.replace(tmp, cache)
+        (store.path / "egemaps.json").write_text(json.dumps(
+            {"feature_set": FEATURE_SET, "columns": list(table.columns)}, indent=1))
+    except OSError:
+        pass
+    return values
+
+
+def _speaker_rows(store: FeatureStore, speakers: list[str]) -> np.ndarray:
+    """Row numbers of ``speakers``' utterances in the store's utterance order."""
+    return np.concatenate([np.arange(*store.meta["speakers"][s]) for s in speakers])
+
+
+def _labels(store: FeatureStore, speakers: list[str]) -> np.ndarray:
+    return np.concatenate([store[s].utt_labels for s in speakers])
+
+
+def _evaluate(log_probs: np.ndarray, labels: np.ndarray, num_classes: int) -> Evaluation:
+    """Utterance-level WA, UA, confusion and mean negative log-likelihood."""
+    loss = float(-np.mean(log_probs[np.arange(len(labels)), labels]))
+    return evaluate_utterances(log_probs, np.ones(len(labels), dtype=np.int64), labels,
+                               num_classes, loss)
+
+
+def fit_baseline(store: FeatureStore, config: TrainConfig, train_ids: list[str],
+                 val_ids: list[str], test_ids: list[str]) -> tuple[Evaluation | None, Evaluation,
+                                                                   int]:
+    """Fit ``config.ser_model`` (``majority`` or ``acoustic``) on the training speakers;
+    returns the validation and test evaluations and the number of fitted parameters."""
+    k = len(store.classes)
+    y_train = _labels(store, train_ids)
+    if config.ser_model == "majority":
+        counts = np.bincount(y_train, minlength=k).astype(float)
+        prior = np.log(np.maximum(counts, 0.5) / counts.sum())
+
+        def predict(speakers: list[str]) -> np.ndarray:  # (U, K): the training prior each time
+            return np.tile(prior, (len(_labels(store, speakers)), 1))
+
+        num_params = 0
+    elif config.ser_model == "acoustic":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        x = egemaps(store)
+        model = make_pipeline(StandardScaler(),
+                              LogisticRegression(C=ACOUSTIC_C, class_weight="balanced",
+                                                 max_iter=5000))
+        model.fit(x[_speaker_rows(store, train_ids)], y_train)
+        present = model[-1].classes_
+
+        def predict(speakers: list[str]) -> np.ndarray:
+            proba = np.zeros((len(_labels(store, speakers)), k))
+            proba[:, present] = model.predict_proba(x[_speaker_rows(store, speakers)])
+            return np.log(np.maximum(proba, 1e-12))
+
+        num_params = int(model[-1].coef_.size + model[-1].intercept_.size)
+    else:
+        raise SerlibError(f"{config.ser_model!r} is not a baseline; baselines: "
+                          f"{list(BASELINES)}")
+    val = _evaluate(predict(val_ids), _labels(store, val_ids), k) if val_ids else None
+    test = _evaluate(predict(test_ids), _labels(store, test_ids), k)
+    return val, test, num_params
