@@ -4,39 +4,48 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: demo test lint notebooks clean help
+.PHONY: demo test lint notebooks lock clean help
 
 help:
 	@echo "make demo   - create $(VENV), install serlib, run the main job on the synthetic corpus"
 	@echo "make test   - create $(VENV) with the dev extras and run the whole test suite"
 	@echo "make lint   - ruff over the package, tests and benchmarks"
 	@echo "make notebooks - execute the course's notebooks in place (their outputs are committed)"
+	@echo "make lock   - refresh requirements.lock from pyproject.toml (needs the network)"
 
-# A stamp per extra: pyproject.toml changing re-runs the install, nothing else does.
-$(VENV)/.stamp-base: pyproject.toml
+# The development environment is locked: every package at the version in requirements.lock
+# (torch and torchvision as a matching pair), so that a fresh clone prints the README's
+# figures. Only a change of the lock or of pyproject.toml re-runs the install.
+$(VENV)/.stamp-lock: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $@
+# Refreshing the lock: every extra, for every platform and Python >= 3.10, with the torch pair
+# of lock-constraints.txt. tests/test_packaging.py checks that it agrees with pyproject.toml.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra acoustic --extra dev --universal \
+		--python-version 3.10 --constraint lock-constraints.txt --no-header \
+		--output-file requirements.lock
 
-demo: $(VENV)/.stamp-base
+demo: $(VENV)/.stamp-lock
 	$(BIN)/serlib demo
 
-test: $(VENV)/.stamp-dev
+test: $(VENV)/.stamp-lock
 	$(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval-lax --nbval-current-env $(NOTEBOOKS))
 
 # Executes in order (later notebooks reuse what earlier ones made), then drops progress-bar
 # widgets, which show a stale "0%" where the repository is browsed.
-notebooks: $(VENV)/.stamp-dev
+notebooks: $(VENV)/.stamp-lock
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=1200 $(NOTEBOOKS)
 	$(BIN)/python tools/clean_notebooks.py $(NOTEBOOKS)
 
-lint: $(VENV)/.stamp-dev
+lint: $(VENV)/.stamp-lock
 	$(BIN)/ruff check serlib tests benchmarks tools
 
 clean:

@@ -170,6 +170,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     _flag(p, "mixup_mode", choices=["seed", "classic"], default=d.mixup_mode)
     _flag(p, "mixup_alpha", type=float, default=d.mixup_alpha)
     p.add_argument("--oversampling", action="store_true", help="random minority oversampling")
+    _flag(p, "class_weight", choices=["none", "balanced"], default=d.class_weight,
+          help="balanced: weigh each class in the loss by n / (K n_k) of the training set")
     p.add_argument("--stability", action="store_true", help="stability training")
     _flag(p, "stability_alpha", type=float, default=d.stability_alpha)
     _flag(p, "stability_sigma", type=float, default=d.stability_sigma)
@@ -198,7 +200,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         ser_model=args.ser_model, num_epochs=args.num_epochs, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, pretrained=args.pretrained,
         weights=args.weights, mixup=args.mixup, mixup_mode=args.mixup_mode,
-        mixup_alpha=args.mixup_alpha, oversampling=args.oversampling, stability=args.stability,
+        mixup_alpha=args.mixup_alpha, oversampling=args.oversampling,
+        class_weight=args.class_weight, stability=args.stability,
         stability_alpha=args.stability_alpha, stability_sigma=args.stability_sigma,
         stability_source=args.stability_source, select_by=args.select_by, device=args.device,
         amp=args.amp, channels_last=args.channels_last, image_size=args.image_size,

@@ -160,6 +160,7 @@ class TrainConfig:
     mixup_mode: str = "seed"        # or "classic"
     mixup_alpha: float = 0.4
     oversampling: bool = False
+    class_weight: str = "none"      # or "balanced": each class weighs n / (K n_k) in the loss
     stability: bool = False
     stability_alpha: float = 0.1
     stability_sigma: float = 0.04   # Gaussian noise on the [0, 1]-scaled spectrogram
@@ -185,6 +186,9 @@ class TrainConfig:
             raise SerlibError(f"--select_by must be wa or ua, not {self.select_by!r}")
         if self.mixup_mode not in ("seed", "classic"):
             raise SerlibError(f"--mixup_mode must be seed or classic, not {self.mixup_mode!r}")
+        if self.class_weight not in ("none", "balanced"):
+            raise SerlibError(f"--class_weight must be none or balanced, not "
+                              f"{self.class_weight!r}")
         if self.stability_source not in ("auto", "noisy", "gaussian"):
             raise SerlibError("--stability_source must be auto, noisy or gaussian")
 

@@ -7,9 +7,25 @@ import torch
 import torch.nn.functional as F
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against soft targets: ``(B, K)`` logits and ``(B, K)`` probabilities."""
-    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
+                       weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy against soft targets: ``(B, K)`` logits and ``(B, K)`` probabilities,
+    each class's term multiplied by ``weights`` ``(K,)`` when given."""
+    terms = targets * F.log_softmax(logits.float(), dim=1)
+    if weights is not None:
+        terms = terms * weights
+    return -terms.sum(dim=1).mean()
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Scikit-learn's "balanced" weights ``(K,)``: ``n / (K * n_k)`` for the classes present,
+    so that every class weighs as much in the loss as in a balanced training set; 0 for a
+    class absent from ``labels``."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.astype(np.float32)
 
 
 def mixup(x: torch.Tensor, y: torch.Tensor, num_classes: int, alpha: float, mode: str,

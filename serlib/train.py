@@ -24,7 +24,14 @@ from tqdm.auto import tqdm
 from .config import BASELINES, TrainConfig
 from .errors import SerlibError
 from .images import Scaler, fit_scaler, to_images
-from .losses import mix_like, mixup, oversample, soft_cross_entropy, stability_kl
+from .losses import (
+    class_weights,
+    mix_like,
+    mixup,
+    oversample,
+    soft_cross_entropy,
+    stability_kl,
+)
 from .metrics import Evaluation, evaluate_utterances
 from .models import build_model, count_parameters
 from .store import FeatureStore
@@ -222,6 +229,8 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
     order = oversample(train.seg_labels, rng) if config.oversampling \
         else np.arange(len(train.x))
     num_classes = len(store.classes)
+    weights = torch.from_numpy(class_weights(train.seg_labels[order], num_classes)).to(device) \
+        if config.class_weight == "balanced" else None
     model = build_model(config.ser_model, num_classes, in_channels=3,
                         pretrained=config.pretrained, weights=config.weights).to(device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -276,7 +285,7 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
             else:
                 targets = F.one_hot(y, num_classes).float()
             logits = forward(x)
-            loss = soft_cross_entropy(logits, targets)
+            loss = soft_cross_entropy(logits, targets, weights)
             if twin is not None:
                 loss = loss + config.stability_alpha * stability_kl(logits, forward(twin))
             optimizer.zero_grad(set_to_none=True)

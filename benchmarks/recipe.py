@@ -1,0 +1,103 @@
+"""Probing the quick recipe: which short CPU training learns on every fold?
+
+The demo and the notebooks' quick settings must learn on every fold in a few
+minutes of CPU, on any synthetic corpus. This script measures candidate
+recipes side by side on one corpus, with the same 5 folds, next to the two
+baselines, and writes what the README's recipe section cites:
+
+    python benchmarks/recipe.py [--utterances 1500] [--seed 0] [--recipes a,b] [--repeats 1]
+
+Each recipe is the quick settings with some fields changed (``RECIPES``). The
+Markdown it prints: mean WA, UA and macro-F1, the lowest fold UA, the number of
+collapsed folds, wall time, and the paired UA difference from the first recipe
+with its 95 % bootstrap interval (``serlib.report``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from serlib.config import FeatureConfig, TrainConfig
+from serlib.corpora import index_corpus, synthesize
+from serlib.cv import run_cv
+from serlib.extract import extract_features
+from serlib.features import load_features
+from serlib.report import load_runs, paired_table
+
+#: The quick settings before this probe: FCN+GAP from scratch, 10 epochs, 128 px, lr 1e-3,
+#: the best epoch chosen by validation WA.
+BEFORE = TrainConfig(ser_model="alexnet_gap", num_epochs=10, batch_size=32, image_size=128)
+RECIPES: dict[str, dict] = {
+    "before": {},
+    "select-ua": {"select_by": "ua"},
+    "lr3e-4-ua": {"lr": 3e-4, "select_by": "ua"},
+    "lr1e-4-ua": {"lr": 1e-4, "select_by": "ua"},
+    "lr3e-4-ua-balanced": {"lr": 3e-4, "select_by": "ua", "class_weight": "balanced"},
+    "lr1e-4-ua-balanced": {"lr": 1e-4, "select_by": "ua", "class_weight": "balanced"},
+    "lr3e-4-ua-balanced-15ep": {"lr": 3e-4, "select_by": "ua", "class_weight": "balanced",
+                                "num_epochs": 15},
+    "lr3e-4-ua-balanced-96px": {"lr": 3e-4, "select_by": "ua", "class_weight": "balanced",
+                                "image_size": 96},
+    "lr3e-4-ua-oversampling": {"lr": 3e-4, "select_by": "ua", "oversampling": True},
+}
+BASELINES = ("majority", "acoustic")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--utterances", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0, help="of the synthetic corpus")
+    p.add_argument("--recipes", default=",".join(RECIPES))
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--work", type=Path, default=None, help="keep the corpus and runs here")
+    args = p.parse_args()
+    names = [n for n in args.recipes.split(",") if n]
+    unknown = sorted(set(names) - set(RECIPES) - set(BASELINES))
+    if unknown:
+        p.error(f"unknown recipe(s) {unknown}; choose from {list(RECIPES)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        root = synthesize(work / f"synth-{args.seed}-{args.utterances}", "iemocap",
+                          args.utterances, args.seed, progress=False)
+        index = index_corpus("iemocap", root, progress=False)
+        store = load_features(extract_features(index, FeatureConfig(),
+                                               work / f"store-{args.seed}-{args.utterances}",
+                                               progress=False))
+        folders, seconds = [], {}
+        for name in [*names, *BASELINES]:
+            config = replace(BEFORE, ser_model=name) if name in BASELINES else \
+                replace(BEFORE, **RECIPES[name])
+            out = work / f"runs-{args.seed}-{args.utterances}" / name
+            start = time.perf_counter()
+            run_cv(store, "5fold", config, out, repeats=args.repeats, label=name,
+                   progress=False, log=lambda _: None)
+            seconds[name] = time.perf_counter() - start
+            folders.append(out)
+            print(f"{name}: {seconds[name]:.0f} s", file=sys.stderr, flush=True)
+        runs = load_runs(folders)
+        paired = paired_table(runs).set_index("run")
+        lines = [f"Corpus: synthetic, {args.utterances} turns, seed {args.seed}; "
+                 f"`improvised-4`: {len(index.table)} utterances; 5 folds x {args.repeats} "
+                 f"repeat(s). ΔUA: paired difference from `{runs[0].label}` [95 % interval].",
+                 "", "| recipe | WA (%) | UA (%) | macro-F1 (%) | lowest fold UA | collapsed "
+                 "| ΔUA | time |", "|---|---|---|---|---|---|---|---|"]
+        for run in runs:
+            t = run.table()
+            fold_ua = t.groupby("fold")["UA"].mean()
+            delta = "–" if run.label not in paired.index else (
+                f"{paired.loc[run.label, 'dUA']:+.1f} [{paired.loc[run.label, 'dUA_low']:+.1f}, "
+                f"{paired.loc[run.label, 'dUA_high']:+.1f}]")
+            lines.append(f"| {run.label} | {t['WA'].mean():.1f} | {t['UA'].mean():.1f} | "
+                         f"{t['F1'].mean():.1f} | {fold_ua.min():.1f} ({fold_ua.idxmin()}) | "
+                         f"{int(t['collapsed'].sum())} of {len(t)} | {delta} | "
+                         f"{seconds[run.label]:.0f} s |")
+        print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
