@@ -1,8 +1,8 @@
-"""Feature extraction: serlib's extract_features against the seed's plain librosa loop.
+"""Feature extraction: serlib's extract_features against the thesis's plain librosa loop.
 
 Both run on the same synthetic corpus in one invocation, each in a fresh
 process so that peak memory (RSS of the whole process tree, sampled) is its
-own. The plain loop is the seed's way: one utterance after another with
+own. The plain loop is the thesis's way: one utterance after another with
 librosa, segments collected in Python lists of float32 arrays. The script
 checks that both produce the same values, then prints a Markdown table.
 
@@ -32,7 +32,7 @@ import _measure  # noqa: E402
 
 
 def plain_loop(table_csv: str, out: str, features: str) -> None:
-    """The seed's way: sequential librosa, Python lists, one float32 array per speaker."""
+    """The thesis's way: sequential librosa, Python lists, one float32 array per speaker."""
     table = pd.read_csv(table_csv).sort_values(["speaker", "utt_id"])
     data: dict[str, list] = {}
     for path, speaker in zip(table["path"], table["speaker"], strict=True):
@@ -116,7 +116,7 @@ def markdown(r: dict) -> str:
             f"({r['segments']} segments of 3 s), {os.cpu_count()} cores.", "",
             "| way | wall time | utterances/s | speed-up | peak memory | largest difference |",
             "|---|---|---|---|---|---|",
-            f"| plain sequential librosa loop, float32 (the seed's) | {r['plain_s']:.1f} s | "
+            f"| plain sequential librosa loop, float32 (the thesis's) | {r['plain_s']:.1f} s | "
             f"{r['plain_utt_s']:.0f} | 1x | {r['plain_mb']:.0f} MB | |"]
     for dtype in ("float16", "float32"):
         d = r[dtype]
@@ -142,7 +142,7 @@ def main() -> None:
     print(markdown(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
-    # float32 must equal the seed's values; float16 may differ by its rounding (< 0.032 dB
+    # float32 must equal the thesis's values; float16 may differ by its rounding (< 0.032 dB
     # over -80..0 dB).
     if result["float32"]["max_abs_diff_db"] > 1e-3 or result["float16"]["max_abs_diff_db"] > 0.032:
         raise SystemExit("the two ways disagree")

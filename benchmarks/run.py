@@ -1,7 +1,7 @@
 """Every benchmark of the project at one size, into one Markdown file.
 
-Runs, each in its own processes: feature extraction against the seed's loop
-(``extract.py``), training throughput and memory against the seed's way
+Runs, each in its own processes: feature extraction against the thesis's loop
+(``extract.py``), training throughput and memory against the thesis's way
 (``train.py``), the IEMOCAP-size pipeline (``scale.py``), and ``serlib demo``
 from an empty data folder. The README's figures come from its output.
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 import _measure  # noqa: E402
 
 #: What each size runs. Training throughput does not depend on the corpus size, and the
-#: seed's way materialises float32 images of the whole training set, so it stays small.
+#: thesis's way materialises float32 images of the whole training set, so it stays small.
 SIZES = {
     "small": {"extract": ["--utterances", "1000"],
               "train": ["--utterances", "1500", "--epochs", "2"],

@@ -4,13 +4,13 @@ Each stage runs in its own process so that its wall time and peak memory (the
 resident set of the process and its workers) are its own. The default is an
 IEMOCAP-size corpus: 10,039 turns in IEMOCAP's layout and emotion frequencies,
 indexed with ``full-4`` (about 5,500 utterances, 10 speakers), ``logspec``
-features, one fold of FCN+GAP (test 1M, validation 1F) at the seed's 256-pixel
+features, one fold of FCN+GAP (test 1M, validation 1F) at the thesis's 256-pixel
 images, and the report of that fold.
 
     python benchmarks/scale.py [--turns 10039] [--epochs 1] [--image_size 256] [--folds 1M|all]
 
 On a GPU the fold stage compiles the model and reports the GPU's utilisation;
-the seed's full run is ``--folds all --epochs 100``.
+the thesis's full run is ``--folds all --epochs 100``.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def markdown(r: dict) -> str:
              f"{f['train_segments']} training segments, {f['seg_s']:.1f} segments/s "
              f"({f['epoch_s']:.0f} s per epoch incl. validation); training set "
              f"{f['train_set_mb']:.0f} MB as uint8, against {f['float32_images_mb']:.0f} MB as "
-             f"the seed's float32 images; test WA {100 * f['test_wa']:.1f} %, UA "
+             f"the thesis's float32 images; test WA {100 * f['test_wa']:.1f} %, UA "
              f"{100 * f['test_ua']:.1f} % |",
              f"| report | {rep['seconds']:.1f} s | {r_mb:.0f} MB | {rep['files']} files |"]
     return "\n".join(lines)

@@ -1,8 +1,8 @@
-"""Training: serlib's train_fold against the seed's plain float32 NCHW loop.
+"""Training: serlib's train_fold against the thesis's plain float32 NCHW loop.
 
 Both train the same model from the same initial weights on the same fold of
 a synthetic corpus, with the same batches in the same order, in one run. The
-seed's way materialises the training set as float32 3x256x384 tensors (about
+thesis's way materialises the training set as float32 3x256x384 tensors (about
 1.2 MB a segment) and trains in float32, NCHW. serlib keeps uint8 segments at
 native size, makes each batch's images on the fly, and uses bf16 autocast
 (where the CPU has it natively) and channels-last. Reported: training segments
@@ -43,17 +43,17 @@ def make_store(workdir: Path, utterances: int):
                                           progress=False))
 
 
-def seed_images(x_uint8: np.ndarray) -> torch.Tensor:
-    """The seed's training set: every segment made into a float32 3x256x384 image up front."""
+def thesis_images(x_uint8: np.ndarray) -> torch.Tensor:
+    """The thesis's training set: every segment made into a float32 3x256x384 image up front."""
     return torch.cat([to_images(torch.from_numpy(x_uint8[i:i + 64]))
                       for i in range(0, len(x_uint8), 64)]).contiguous()
 
 
 def plain_fold(store, model_name: str, epochs: int, batch_size: int, seed: int) -> dict:
-    """The seed's loop: pre-made float32 images, fp32 NCHW, AdamW, best epoch by val WA."""
+    """The thesis's loop: pre-made float32 images, fp32 NCHW, AdamW, best epoch by val WA."""
     train_ids = check_speakers(store, VAL_ID, TEST_ID)
     train, val, test, _ = make_splits(store, train_ids, [VAL_ID], [TEST_ID], with_noisy=False)
-    x_train, x_val, x_test = seed_images(train.x), seed_images(val.x), seed_images(test.x)
+    x_train, x_val, x_test = thesis_images(train.x), thesis_images(val.x), thesis_images(test.x)
     y_train = torch.from_numpy(train.seg_labels)
     torch.manual_seed(seed)
     model = build_model(model_name, len(store.classes))
@@ -125,7 +125,7 @@ def main() -> None:
     print("| model | way | segments/s | speed-up | training set | test WA | test UA |")
     print("|---|---|---|---|---|---|---|")
     for name, epochs, plain, ours in rows:
-        for way, r in (("seed: float32 3x256x384, fp32 NCHW", plain),
+        for way, r in (("thesis: float32 3x256x384, fp32 NCHW", plain),
                        ("serlib: uint8 native, bf16, channels-last", ours)):
             print(f"| {name} ({epochs} ep.) | {way} | {r['seg_s']:.1f} | "
                   f"{r['seg_s'] / plain['seg_s']:.2f}x | {r['train_bytes'] / 2**20:.0f} MB | "

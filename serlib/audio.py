@@ -87,3 +87,28 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16_000,
         raise BadAudioError(path, f"too short: {1000 * len(y) / sample_rate:.0f} ms, less than "
                                   f"one {1000 * min_samples / sample_rate:.0f} ms frame")
     return y
+
+
+def split_at_pauses(y: np.ndarray, sample_rate: int, *, top_db: float = 40.0,
+                    min_pause_s: float = 0.3, min_part_s: float = 0.5) -> np.ndarray:
+    """Where a recording ``(S,)`` should be cut into utterances: ``(M, 2)`` sample ranges
+    ``[start, end)`` of the stretches louder than ``top_db`` below its peak (librosa's
+    ``effects.split``), joined across pauses shorter than ``min_pause_s``, without parts
+    shorter than ``min_part_s``.
+
+    Features are in dB relative to the loudest moment of what is given, so a quiet
+    utterance recorded after a loud one looks quieter still when both are one file:
+    predict each part on its own.
+    """
+    import librosa
+
+    if not np.any(y):  # digital silence: nothing to split (librosa would call it all loud)
+        return np.zeros((0, 2), dtype=np.int64)
+    parts: list[list[int]] = []
+    for start, end in librosa.effects.split(np.asarray(y, dtype=np.float32), top_db=top_db):
+        if parts and start - parts[-1][1] < min_pause_s * sample_rate:
+            parts[-1][1] = int(end)
+        else:
+            parts.append([int(start), int(end)])
+    kept = [p for p in parts if p[1] - p[0] >= min_part_s * sample_rate]
+    return np.array(kept, dtype=np.int64).reshape(-1, 2)

@@ -75,7 +75,7 @@ def _run_download(args: argparse.Namespace) -> None:
 
 
 def _flag(p: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    """An option spelled both as the seed did (``--segment_size``) and in kebab-case."""
+    """An option spelled both as the thesis's code did (``--segment_size``) and in kebab-case."""
     spellings = dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"])
     p.add_argument(*spellings, dest=name, **kwargs)
 
@@ -100,7 +100,7 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     _flag(p, "top_db", type=float, default=d.top_db, help="dB range below the maximum")
     _flag(p, "delta_width", type=int, default=d.delta_width)
     p.add_argument("--pad", choices=["floor", "zero"], default=d.pad,
-                   help="pad short utterances with the dB floor, or with 0 as the seed did")
+                   help="pad short utterances with the dB floor, or with 0 as the thesis did")
     p.add_argument("--dtype", choices=["float16", "float32"], default=d.dtype)
     p.add_argument("--mixnoise", type=int, nargs="?", const=1, default=0,
                    help="store K noisy/reverberant copies of every segment (default K=1)")
@@ -162,12 +162,14 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     _flag(p, "weight_decay", type=float, default=d.weight_decay, help="AdamW weight decay")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--gpu", type=int, choices=[0, 1], default=None,
-                   help="the seed's switch: 0 CPU, 1 GPU (CPU with a warning if none)")
+                   help="the thesis's switch: 0 CPU, 1 GPU (CPU with a warning if none)")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda or mps")
     p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights")
     p.add_argument("--weights", default=None, help="a local ImageNet AlexNet weights file")
     p.add_argument("--mixup", action="store_true")
-    _flag(p, "mixup_mode", choices=["seed", "classic"], default=d.mixup_mode)
+    _flag(p, "mixup_mode", choices=["thesis", "classic", "seed"], default=d.mixup_mode,
+          help="thesis: one lambda per sample, max(lambda, 1 - lambda); classic: one per batch "
+               "(seed: an old name of thesis)")
     _flag(p, "mixup_alpha", type=float, default=d.mixup_alpha)
     p.add_argument("--oversampling", action="store_true", help="random minority oversampling")
     _flag(p, "class_weight", choices=["none", "balanced"], default=d.class_weight,
@@ -177,7 +179,12 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     _flag(p, "stability_sigma", type=float, default=d.stability_sigma)
     _flag(p, "stability_source", choices=["auto", "noisy", "gaussian"],
           default=d.stability_source)
-    _flag(p, "select_by", choices=["wa", "ua"], default=d.select_by)
+    p.add_argument("--scaler", choices=["training", "speaker"], default=d.scaler,
+                   help="training: one per-bin scaling fitted on the training speakers (the "
+                        "thesis's); speaker: each speaker scaled by their own recordings")
+    _flag(p, "select_by", choices=["wa", "ua", "last"], default=d.select_by,
+          help="the epoch kept: best validation WA (the thesis's), best validation UA, or the "
+               "last one")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (default: where the device has it natively)")
     _flag(p, "channels_last", action=argparse.BooleanOptionalAction, default=d.channels_last)
@@ -203,13 +210,14 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         mixup_alpha=args.mixup_alpha, oversampling=args.oversampling,
         class_weight=args.class_weight, stability=args.stability,
         stability_alpha=args.stability_alpha, stability_sigma=args.stability_sigma,
-        stability_source=args.stability_source, select_by=args.select_by, device=args.device,
+        stability_source=args.stability_source, select_by=args.select_by, scaler=args.scaler,
+        device=args.device,
         amp=args.amp, channels_last=args.channels_last, image_size=args.image_size,
         resident=args.resident, compile=args.compile)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train one fold (the seed's train_ser.py command line)")
+    p = sub.add_parser("train", help="train one fold (the thesis's train_ser.py command line)")
     _train_options(p)
     _flag(p, "val_id", required=True, help="validation speaker, e.g. 1F")
     _flag(p, "test_id", required=True, help="test speaker, e.g. 1M")
@@ -312,7 +320,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--utterances", type=int, default=1500, help="synthetic corpus size")
     p.add_argument("--seed", type=int, default=0, help="of the synthetic corpus")
     p.add_argument("--full", action="store_true",
-                   help="the seed's settings (100 epochs, ImageNet weights, 5 repeats): for a GPU")
+                   help="the thesis's settings (100 epochs, ImageNet weights, 5 repeats): a GPU's")
     _flag(p, "num_epochs", type=int, default=None, help="override the epochs")
     _flag(p, "image_size", type=int, default=None, help="override the image size")
     p.set_defaults(run=_run_demo)

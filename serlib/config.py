@@ -81,7 +81,7 @@ class FeatureConfig:
     top_db: float = 80.0
     delta_width: int = 5
     segment_size: int = 300        # frames: 3 s
-    pad: str = "floor"             # or "zero", the seed's
+    pad: str = "floor"             # or "zero", the thesis's
     dtype: str = "float16"         # of the stored segments
     mixnoise: int = 0              # perturbed copies stored beside the clean segments
     nrev_snr_db: float = 10.0      # SNR of lognrevspec's white-noise channel
@@ -146,7 +146,7 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every setting of a training run, with the seed's names and defaults."""
+    """Every setting of a training run, with the thesis's names and defaults."""
 
     ser_model: str = "alexnet_gap"
     num_epochs: int = 100
@@ -157,7 +157,7 @@ class TrainConfig:
     pretrained: bool = False
     weights: str | None = None
     mixup: bool = False
-    mixup_mode: str = "seed"        # or "classic"
+    mixup_mode: str = "thesis"      # or "classic"; "seed" is an old name of "thesis"
     mixup_alpha: float = 0.4
     oversampling: bool = False
     class_weight: str = "none"      # or "balanced": each class weighs n / (K n_k) in the loss
@@ -165,7 +165,8 @@ class TrainConfig:
     stability_alpha: float = 0.1
     stability_sigma: float = 0.04   # Gaussian noise on the [0, 1]-scaled spectrogram
     stability_source: str = "auto"  # "noisy" (the store's --mixnoise twins), "gaussian", "auto"
-    select_by: str = "wa"           # or "ua": which validation score picks the best epoch
+    select_by: str = "wa"           # "ua", or "last": what picks the epoch that is kept
+    scaler: str = "training"        # or "speaker": each speaker scaled by their own statistics
     device: str = "auto"
     amp: bool | None = None         # None: where the device has fast low precision
     channels_last: bool = True
@@ -182,10 +183,15 @@ class TrainConfig:
                 raise SerlibError(f"--{name} must be at least 1, not {getattr(self, name)}")
         if self.lr <= 0:
             raise SerlibError(f"--lr must be positive, not {self.lr}")
-        if self.select_by not in ("wa", "ua"):
-            raise SerlibError(f"--select_by must be wa or ua, not {self.select_by!r}")
-        if self.mixup_mode not in ("seed", "classic"):
-            raise SerlibError(f"--mixup_mode must be seed or classic, not {self.mixup_mode!r}")
+        if self.scaler not in ("training", "speaker"):
+            raise SerlibError(f"--scaler must be training or speaker, not {self.scaler!r}")
+        if self.select_by not in ("wa", "ua", "last"):
+            raise SerlibError(f"--select_by must be wa, ua or last, not {self.select_by!r}")
+        if self.mixup_mode == "seed":  # the old name, kept so that old commands still run
+            object.__setattr__(self, "mixup_mode", "thesis")
+        if self.mixup_mode not in ("thesis", "classic"):
+            raise SerlibError(f"--mixup_mode must be thesis or classic, not "
+                              f"{self.mixup_mode!r}")
         if self.class_weight not in ("none", "balanced"):
             raise SerlibError(f"--class_weight must be none or balanced, not "
                               f"{self.class_weight!r}")
@@ -196,3 +202,15 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+#: The quick settings, shared by the demo and every notebook on a CPU: FCN+GAP from random
+#: weights, chosen by measurement (benchmarks/recipe.py; README, "The quick recipe") to learn
+#: on every fold of the synthetic corpus in a few minutes of a 2-core CPU. The best epoch is
+#: chosen by validation UA: one validation speaker has about 30 utterances, half of them
+#: neutral, and WA on so few rewards answering the majority class.
+QUICK = TrainConfig(ser_model="alexnet_gap", num_epochs=10, batch_size=32, image_size=128,
+                    lr=3e-4, select_by="ua", class_weight="balanced")
+#: The thesis's settings, for a GPU and a real corpus: ImageNet weights, 100 epochs, batch 64,
+#: 256-pixel images, lr 1e-3, the best epoch by validation WA.
+THESIS = TrainConfig(ser_model="alexnet_gap", num_epochs=100, batch_size=64, pretrained=True)

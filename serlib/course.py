@@ -83,7 +83,7 @@ class Course:
 
     @property
     def fold(self) -> tuple[str, str]:
-        """The one fold the single-fold notebooks train: the seed's example, validation 1F and
+        """The one fold the single-fold notebooks train: the thesis's example, validation 1F and
         test 1M."""
         return "1F", "1M"
 
@@ -115,6 +115,22 @@ class Course:
         out = extract_features(self.index(), config, self.work / f"features-{name}",
                                progress=progress)
         return load_features(out)
+
+    def baselines(self, store: FeatureStore, val_id: str | None = None,
+                  test_id: str | None = None) -> dict:
+        """The majority and acoustic baselines (:mod:`serlib.baselines`) trained on the same
+        speakers as a notebook's model and scored on its test speaker (default:
+        :attr:`fold`): ``{"majority": Evaluation, "acoustic (eGeMAPS)": Evaluation}``."""
+        from .baselines import fit_baseline
+        from .train import check_speakers
+
+        val_id, test_id = (val_id, test_id) if test_id else self.fold
+        val_ids = [val_id] if val_id else []
+        train_ids = check_speakers(store, val_ids, [test_id])
+        return {name: fit_baseline(store, TrainConfig(ser_model=model), train_ids, val_ids,
+                                   [test_id])[1]
+                for name, model in (("majority", "majority"),
+                                    ("acoustic (eGeMAPS)", "acoustic"))}
 
     def examples(self, speaker: str | None = None) -> pd.DataFrame:
         """One utterance of each class (rows in class order), 2 to 6 s long where the corpus
@@ -201,11 +217,20 @@ def check_environment(min_python: tuple[int, int] = (3, 10)) -> pd.DataFrame:
     return table
 
 
-def quick_or_full(full: bool, quick: TrainConfig, thesis: TrainConfig) -> TrainConfig:
-    """``thesis`` when ``full`` else ``quick``, saying which, for the marked settings cell."""
-    config = thesis if full else quick
+def settings(full: bool, **changes) -> TrainConfig:
+    """The training settings of a notebook's marked settings cell: the thesis's
+    (:data:`serlib.config.THESIS`) when ``full``, else the course's quick ones
+    (:data:`serlib.config.QUICK`, the same in every notebook), with ``changes`` (any
+    :class:`TrainConfig` field, e.g. ``ser_model="alexnet"``); prints which."""
+    from dataclasses import replace
+
+    from .config import QUICK, THESIS
+
+    config = replace(THESIS if full else QUICK, **changes)
     which = "the thesis's full settings" if full else "quick CPU settings"
     print(f"{which}: {config.ser_model}, {config.num_epochs} epochs, batch {config.batch_size}, "
-          f"{config.image_size}-pixel images, "
-          f"{'ImageNet weights' if config.pretrained else 'random initialisation'}")
+          f"{config.image_size}-pixel images, lr {config.lr:g}, "
+          f"{'ImageNet weights' if config.pretrained else 'random initialisation'}, "
+          f"best epoch by validation {config.select_by.upper()}"
+          + (", class-balanced loss" if config.class_weight == "balanced" else ""))
     return config

@@ -3,7 +3,7 @@
 Protocols, from the speakers present in the feature store (IEMOCAP's and
 emoDB's mapped ids, ``1F`` .. ``5M``):
 
-- ``5fold`` (the seed's): test speakers 1M, 2F, 3M, 4F, 5F; validation is the
+- ``5fold`` (the thesis's): test speakers 1M, 2F, 3M, 4F, 5F; validation is the
   other speaker of the same session.
 - ``10fold``: every speaker is the test speaker once; validation as above.
 - ``loso``: leave one session out; both of its speakers are tested. No
@@ -32,7 +32,8 @@ from .errors import SerlibError
 from .store import FeatureStore
 
 PROTOCOLS = ("5fold", "10fold", "loso")
-SEED_TEST_SPEAKERS = ("1M", "2F", "3M", "4F", "5F")
+THESIS_TEST_SPEAKERS = ("1M", "2F", "3M", "4F", "5F")
+SEED_TEST_SPEAKERS = THESIS_TEST_SPEAKERS  # the old name
 CONFIG_FILE = "cv.json"
 
 
@@ -74,7 +75,7 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
 
     base: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     if protocol in ("5fold", "10fold"):
-        tests = SEED_TEST_SPEAKERS if protocol == "5fold" else present
+        tests = THESIS_TEST_SPEAKERS if protocol == "5fold" else present
         for spk in tests:
             if spk in present:
                 base.append((spk, (spk,), validation((spk,), [_partner(spk)])))

@@ -1,4 +1,5 @@
-"""The main job that ``make demo`` runs: corpus -> features -> 5-fold cross-validation -> report.
+"""The main job that ``make demo`` runs: corpus -> features -> baselines and 5-fold
+cross-validation -> report.
 
 With ``IEMOCAP_DIR`` or ``EMODB_DIR`` set in the environment it runs on that
 corpus; otherwise on the embedded synthetic corpus, made on first use. Every
@@ -8,16 +9,14 @@ picks up where the last one stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .config import FeatureConfig, TrainConfig
+from .config import BASELINES, QUICK, THESIS, FeatureConfig, TrainConfig
 from .corpora import CorpusIndex, corpus_from_environment, index_corpus, synthesize
 
-#: The demo's training: FCN+GAP, a few epochs on smaller images, to finish on a laptop CPU.
-QUICK = TrainConfig(ser_model="alexnet_gap", num_epochs=10, batch_size=32, image_size=128)
-#: The seed's full settings (for a GPU): 100 epochs from ImageNet weights, seed image size.
-FULL = TrainConfig(ser_model="alexnet_gap", num_epochs=100, batch_size=64, pretrained=True)
+#: The thesis's full settings (for a GPU): the demo's ``--full``.
+FULL = THESIS
 
 
 @dataclass(frozen=True)
@@ -32,42 +31,62 @@ class DemoConfig:
     repeats: int = 1
 
 
+def _suffix(config: DemoConfig) -> str:
+    """``""`` for the default synthetic corpus, else its size and seed: corpora (and the demo's
+    outputs) of other sizes and seeds get folders of their own."""
+    default = DemoConfig()
+    if (config.utterances, config.seed) == (default.utterances, default.seed):
+        return ""
+    return f"-{config.utterances}-seed{config.seed}"
+
+
 def corpus_root(config: DemoConfig, *, progress: bool = True) -> tuple[str, Path]:
     """The corpus the demo runs on: ``(corpus, root)``, synthesizing it if needed."""
     real = corpus_from_environment()
     if real:
         return real
-    root = config.data_dir / "synth-iemocap"
+    root = config.data_dir / f"synth-iemocap{_suffix(config)}"
     synthesize(root, "iemocap", config.utterances, config.seed, progress=progress)
     return "iemocap", root
 
 
 def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> CorpusIndex:
-    """Run the main job and print where its outputs are; returns the corpus index."""
+    """Run the main job and print where its outputs are; returns the corpus index.
+
+    Beside the CNN, the two baselines (:mod:`serlib.baselines`) run on the same folds, and
+    the report compares the CNN with them fold by fold.
+    """
     from .cv import run_cv, run_label
     from .extract import extract_features, summarize
     from .features import load_features
     from .report import write_report
 
-    demo = config.data_dir / "demo"
+    real = corpus_from_environment() is not None
+    demo = config.data_dir / ("demo" if real else f"demo{_suffix(config)}")
     corpus, root = corpus_root(config, progress=progress)
-    print(f"[1/5] corpus: {corpus} at {root}")
+    print(f"[1/6] corpus: {corpus} at {root}")
     index = index_corpus(corpus, root, progress=progress)
     table = index.to_csv(demo / "utterances.csv")
-    print(f"[2/5] utterance table: {table}")
+    print(f"[2/6] utterance table: {table}")
     print(index.summary())
-    store = demo / f"features-{config.features.features}"
-    extract_features(index, config.features, store, progress=progress)
-    print(f"[3/5] feature store: {store}")
-    print(summarize(store))
+    path = demo / f"features-{config.features.features}"
+    extract_features(index, config.features, path, progress=progress)
+    print(f"[3/6] feature store: {path}")
+    print(summarize(path))
+    store = load_features(path)
+    baselines = [demo / "cv" / name for name in BASELINES]
+    print(f"[4/6] baselines on the same 5 folds: the majority class, and eGeMAPS + logistic "
+          f"regression, into {demo / 'cv'}")
+    for folder, name in zip(baselines, BASELINES, strict=True):
+        run_cv(store, "5fold", replace(config.train, ser_model=name), folder,
+               repeats=config.repeats, progress=progress)
     runs = demo / "cv" / run_label(config.train)
-    print(f"[4/5] 5-fold cross-validation of {config.train.ser_model}, "
+    print(f"[5/6] 5-fold cross-validation of {config.train.ser_model}, "
           f"{config.train.num_epochs} epochs, into {runs}")
-    run_cv(load_features(store), "5fold", config.train, runs, repeats=config.repeats,
-           progress=progress)
+    run_cv(store, "5fold", config.train, runs, repeats=config.repeats, progress=progress)
     report = demo / "report"
-    print(f"[5/5] report: {report}")
-    written = write_report([runs], report)
+    print(f"[6/6] report: {report}")
+    written = write_report([runs, *baselines], report)
     print(f"\nresults table: {report / 'results.md'}")
     print("figures: " + ", ".join(str(p) for p in written["figures"] if p.suffix == ".png"))
     return index

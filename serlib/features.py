@@ -1,6 +1,6 @@
 """Spectrogram features: a waveform in, segments ``(N, C, F, T)`` out.
 
-The five feature types of the seed (``logspec``, ``logmelspec``,
+The five feature types of the thesis (``logspec``, ``logmelspec``,
 ``logmeldeltaspec``, ``lognrevspec``, ``logdeltaspec``) are computed with
 librosa from one pre-emphasised STFT: Hamming window of 40 ms, hop 10 ms,
 n_fft 800 at 16 kHz; the lowest 200 bins (0-4 kHz) for the linear
@@ -10,9 +10,9 @@ an 80 dB range; deltas of width 5 with edge mode ``nearest``.
 Each utterance's ``(C, F, T)`` spectrogram is cut into segments of
 ``segment_size`` frames. The last segment ends at the end of the utterance
 (overlapping the one before), and an utterance shorter than one segment is
-padded. The seed padded with 0, which on a scale whose maximum is 0 dB is the
+padded. The thesis padded with 0, which on a scale whose maximum is 0 dB is the
 *loudest* possible value; serlib pads with the floor (-80 dB, and 0 for delta
-channels, the delta of a constant) unless ``pad="zero"`` asks for the seed's
+channels, the delta of a constant) unless ``pad="zero"`` asks for the thesis's
 behaviour.
 """
 
@@ -108,7 +108,7 @@ def segment_starts(frames: int, segment_size: int) -> list[int]:
 
 
 def load_features(path, *, mmap: bool = True):
-    """Load a feature store: the seed's ``{speaker: (segments (N, C, F, T), utt_labels (U,),
+    """Load a feature store: the thesis's ``{speaker: (segments (N, C, F, T), utt_labels (U,),
     seg_labels (N,), num_segs (U,))}`` as a :class:`serlib.store.FeatureStore`.
 
     Arrays are memory-mapped (``mmap=False`` reads them into memory) and never

@@ -7,7 +7,7 @@ three; resized so the shorter side is 256; ImageNet mean/std normalisation.
 
 The training set is kept compact: segments are scaled once and stored as
 uint8 ``(N, C, F, T)`` at their native size (60 KB for a 200x300 segment,
-5 % of the seed's float32 3x256x384 tensor); :func:`to_images` makes each
+5 % of the thesis's float32 3x256x384 tensor); :func:`to_images` makes each
 batch's images on the fly, on the training device.
 """
 
@@ -64,6 +64,30 @@ def fit_scaler(segment_arrays: Iterable[np.ndarray]) -> Scaler:
     if low is None:
         raise ValueError("no training segments to fit the scaler on")
     return Scaler(low, high)
+
+
+#: Speaker normalisation maps this percentile of each bin, over all of a speaker's frames
+#: (mostly the pauses: the recording's background), to 0 ...
+BACKGROUND_PERCENTILE = 20.0
+#: ... and this one (the speaker's loudest moments) to 255.
+PEAK_PERCENTILE = 99.5
+
+
+def fit_speaker_scaler(segments: np.ndarray) -> Scaler:
+    """A scaler fitted on one speaker's own segments ``(N, C, F, T)``, labels unused: per
+    channel and bin, the background (the 20th percentile of the speaker's frames) to 0 and
+    the speaker's peaks (99.5th) to 255.
+
+    Speaker normalisation, a standard step of speaker-independent SER: each speaker
+    is measured against their own recording, so a session's microphone, room and
+    background noise stop setting the level of the image. For a test speaker it uses
+    their recordings, never their labels.
+    """
+    x = np.asarray(segments, dtype=np.float32)
+    n, c, f, t = x.shape
+    frames = x.transpose(1, 2, 0, 3).reshape(c, f, n * t)
+    low, high = np.percentile(frames, [BACKGROUND_PERCENTILE, PEAK_PERCENTILE], axis=2)
+    return Scaler(low.astype(np.float32), np.maximum(high, low + 1e-3).astype(np.float32))
 
 
 def to_images(batch: torch.Tensor, image_size: int = 256) -> torch.Tensor:

@@ -33,7 +33,7 @@ def mixup(x: torch.Tensor, y: torch.Tensor, num_classes: int, alpha: float, mode
                                              torch.Tensor]:
     """Mix a batch with a permutation of itself (Zhang et al., 2018, "mixup").
 
-    ``mode="classic"`` draws one lambda ~ Beta(alpha, alpha) per batch; ``"seed"``
+    ``mode="classic"`` draws one lambda ~ Beta(alpha, alpha) per batch; ``"thesis"``
     draws one per sample and keeps ``max(lambda, 1 - lambda)``, so each mixed
     sample stays closest to its own. ``x`` ``(B, ...)``, integer ``y`` ``(B,)``;
     returns mixed inputs, soft targets ``(B, K)``, the lambdas ``(B,)`` and the
@@ -43,11 +43,11 @@ def mixup(x: torch.Tensor, y: torch.Tensor, num_classes: int, alpha: float, mode
     perm = torch.from_numpy(rng.permutation(b)).to(x.device)
     if mode == "classic":
         lam = np.full(b, rng.beta(alpha, alpha))
-    elif mode == "seed":
+    elif mode in ("thesis", "seed"):  # "seed": the old name
         lam = rng.beta(alpha, alpha, size=b)
         lam = np.maximum(lam, 1 - lam)
     else:
-        raise ValueError(f"mixup mode must be 'classic' or 'seed', not {mode!r}")
+        raise ValueError(f"mixup mode must be 'classic' or 'thesis', not {mode!r}")
     lam_t = torch.as_tensor(lam, dtype=x.dtype, device=x.device)
     onehot = F.one_hot(y, num_classes).to(x.dtype)
     return (mix_like(x, lam_t, perm), mix_like(onehot, lam_t, perm), lam_t, perm)

@@ -105,7 +105,7 @@ class AlexNetGAP(nn.Module):
 def build_model(name: str, num_classes: int, *, in_channels: int = 3, pretrained: bool = False,
                 weights: str | os.PathLike | None = None) -> nn.Module:
     """``alexnet`` or ``alexnet_gap`` for ``num_classes``; images ``(B, in_channels, H, W)``
-    in, logits ``(B, num_classes)`` out. New layers are Xavier-initialised as in the seed."""
+    in, logits ``(B, num_classes)`` out. New layers are Xavier-initialised as in the thesis."""
     if name not in MODELS:
         raise SerlibError(f"unknown model {name!r}; choose one of {list(MODELS)}")
     base = _backbone(pretrained, weights)

@@ -15,6 +15,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 
+def class_colours(classes: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """One colour per class, in class order (seaborn's default palette), so that a class has
+    the same colour in every panel and notebook: pass as ``palette=`` with
+    ``hue_order=list(colours)``."""
+    return dict(zip(classes, sns.color_palette(n_colors=len(classes)), strict=True))
+
+
 def confusion_figure(confusion: np.ndarray, classes: Sequence[str], title: str) -> Figure:
     """The confusion matrix ``(K, K)`` (rows: true class) in counts and in row percentages."""
     confusion = np.asarray(confusion)
@@ -215,23 +222,29 @@ def panels_figure(arrays: Sequence[np.ndarray], titles: Sequence[str], title: st
 
 
 def cam_figure(spectrograms: np.ndarray, maps: np.ndarray, titles: Sequence[str],
-               config) -> Figure:
+               config, map_titles: Sequence[str] | None = None) -> Figure:
     """Spectrograms ``(N, F, T)`` above the same with class activation maps ``(N, h, w)``
-    (upsampled, image rows top-down as the model saw them) drawn over them."""
+    (upsampled, image rows top-down as the model saw them) drawn over them.
+
+    Each map has its own colour scale and colour bar: maps of different utterances
+    differ in range, and on one shared scale the weaker ones would look blank.
+    """
     n = len(spectrograms)
-    fig = Figure(figsize=(3.6 * n + 0.5, 5.6), layout="constrained")
+    fig = Figure(figsize=(3.9 * n + 0.5, 5.8), layout="constrained")
     axes = fig.subplots(2, n, squeeze=False)
     for k in range(n):
         extent = _extent(spectrograms[k].shape[-1], config, False)
         spectrogram_axes(axes[0, k], spectrograms[k], config, title=titles[k])
-        spectrogram_axes(axes[1, k], spectrograms[k], config, title="class activation map")
+        spectrogram_axes(axes[1, k], spectrograms[k], config,
+                         title=map_titles[k] if map_titles else "class activation map")
         # The image is flipped (low frequencies at the bottom row), so its top row is the
         # highest frequency: drawn with origin "upper" it lines up with the spectrogram.
         im = axes[1, k].imshow(maps[k], origin="upper", aspect="auto", extent=extent,
                                cmap="viridis", alpha=0.55, interpolation="bilinear",
-                               vmin=float(np.min(maps)), vmax=float(np.max(maps)))
-    fig.colorbar(im, ax=axes[1, -1], label="class score (logit contribution)", shrink=0.8)
-    fig.suptitle("Where the FCN+GAP model finds evidence for the true class")
+                               vmin=float(np.min(maps[k])), vmax=float(np.max(maps[k])))
+        fig.colorbar(im, ax=axes[1, k], label="class score (logit contribution)", shrink=0.8)
+    fig.suptitle("Where the FCN+GAP model finds evidence for a class (each map on its own "
+                 "scale)")
     return fig
 
 

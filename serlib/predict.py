@@ -21,7 +21,7 @@ from .audio import load_audio
 from .augment import add_noise
 from .errors import SerlibError
 from .features import FeatureConfig, compute_features, segment, segment_starts
-from .images import Scaler, to_images
+from .images import Scaler, fit_speaker_scaler, to_images
 from .metrics import unweighted_accuracy, utterance_scores, weighted_accuracy
 from .models import build_model
 from .train import FoldResult, TrainConfig, checkpoint_payload, load_checkpoint, resolve_device
@@ -67,14 +67,30 @@ class Predictor:
         return self.predict_signal(load_audio(path, fc.sample_rate, min_samples=fc.win_length),
                                    str(path))
 
-    @torch.no_grad()
-    def predict_signal(self, y: np.ndarray, name: str = "<signal>") -> Prediction:
-        """Probabilities for a waveform ``(S,)`` at ``self.features.sample_rate``."""
+    def scaler_for(self, segments: np.ndarray) -> Scaler:
+        """How segments ``(N, C, F, T)`` are scaled: with the training speakers' scaler, or,
+        for a model trained with ``scaler="speaker"``, by statistics of the segments
+        themselves (give all of one speaker's segments for the best estimate)."""
+        if self.config.scaler == "speaker":
+            return fit_speaker_scaler(segments)
+        return self.scaler
+
+    def segments(self, y: np.ndarray) -> tuple[np.ndarray, int]:
+        """A waveform ``(S,)`` as the model's segments ``(N, C, F, T)`` in dB, and its
+        number of frames."""
         fc = self.features
         x = compute_features(y, fc, np.random.default_rng(fc.seed))
-        frames = x.shape[-1]
-        segs = segment(x, fc.segment_size, fc.pad_values())
-        images = to_images(torch.from_numpy(self.scaler.transform(segs)).to(self.device),
+        return segment(x, fc.segment_size, fc.pad_values()), x.shape[-1]
+
+    @torch.no_grad()
+    def predict_signal(self, y: np.ndarray, name: str = "<signal>",
+                       scaler: Scaler | None = None) -> Prediction:
+        """Probabilities for a waveform ``(S,)`` at ``self.features.sample_rate``; ``scaler``
+        overrides :meth:`scaler_for` (e.g. a speaker's, fitted on all their recordings)."""
+        fc = self.features
+        segs, frames = self.segments(y)
+        scaler = scaler or self.scaler_for(segs)
+        images = to_images(torch.from_numpy(scaler.transform(segs)).to(self.device),
                            self.config.image_size)
         log_probs = torch.log_softmax(self.model(images).float(), dim=1).cpu().numpy()
         utt = utterance_scores(log_probs, np.array([len(segs)]))[0]
@@ -85,7 +101,17 @@ class Predictor:
                           np.exp(log_probs), np.array(starts) * fc.hop_length / fc.sample_rate)
 
     @torch.no_grad()
-    def class_maps(self, segments: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    def segment_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
+        """Class probabilities ``(N, K)`` of stored segments ``(N, C, F, T)`` (in dB)."""
+        segments = np.asarray(segments)
+        scaler = scaler or self.scaler_for(segments)
+        x = to_images(torch.from_numpy(scaler.transform(segments)).to(self.device),
+                      self.config.image_size)
+        return torch.softmax(self.model(x).float(), dim=1).cpu().numpy()
+
+    @torch.no_grad()
+    def class_maps(self, segments: np.ndarray, classes: np.ndarray,
+                   scaler: Scaler | None = None) -> np.ndarray:
         """FCN+GAP's maps ``(N, h, w)`` of class ``classes[i]`` for segments ``(N, C, F, T)``
         (in dB, as stored), before the last max-pooling, in image orientation (row 0 = the
         highest frequency)."""
@@ -94,8 +120,10 @@ class Predictor:
                               "train alexnet_gap")
         if len(segments) != len(classes):
             raise ValueError(f"{len(segments)} segments but {len(classes)} classes")
-        x = to_images(torch.from_numpy(self.scaler.transform(np.asarray(segments))).to(
-            self.device), self.config.image_size)
+        segments = np.asarray(segments)
+        scaler = scaler or self.scaler_for(segments)
+        x = to_images(torch.from_numpy(scaler.transform(segments)).to(self.device),
+                      self.config.image_size)
         maps = self.model.class_maps(x, before_last_pool=True).float().cpu().numpy()
         return maps[np.arange(len(maps)), np.asarray(classes)]
 
@@ -118,13 +146,19 @@ def accuracy_vs_snr(predictors: Mapping[str, Predictor], table: pd.DataFrame,
     bar = tqdm(total=len(snrs_db) * len(signals), unit="utt", desc="noisy test set",
                disable=not progress)
     for j, snr in enumerate(snrs_db):
-        for i, y in enumerate(signals):
-            if snr is not None:
-                y = add_noise(y, sr, noise, snr, np.random.default_rng([seed, i, j]))
-            for name, predictor in predictors.items():
-                probs = predictor.predict_signal(y).probs
-                preds.setdefault((name, j), []).append(int(probs.argmax()))
-            bar.update()
+        noisy = [y if snr is None else
+                 add_noise(y, sr, noise, snr, np.random.default_rng([seed, i, j]))
+                 for i, y in enumerate(signals)]
+        for name, predictor in predictors.items():
+            # A speaker-normalised model sees the test speaker's utterances in this condition
+            # as cross-validation did: scaled by statistics of all of them together.
+            segments = [predictor.segments(y)[0] for y in noisy]
+            scaler = predictor.scaler_for(np.concatenate(segments))
+            for segs in segments:
+                log_probs = np.log(predictor.segment_probs(segs, scaler) + 1e-12)
+                utt = utterance_scores(log_probs, np.array([len(segs)]))[0]
+                preds.setdefault((name, j), []).append(int(utt.argmax()))
+        bar.update(len(signals))
     bar.close()
     rows = [{"model": name, "snr_db": np.nan if snrs_db[j] is None else float(snrs_db[j]),
              "WA": 100 * weighted_accuracy(y_true, np.array(p)),

@@ -155,6 +155,26 @@ def summary_table(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scores_table(evaluations: dict[str, object], classes: list[str] | tuple[str, ...]
+                 ) -> pd.DataFrame:
+    """Models side by side on one test set: a row per name with WA, UA, macro-F1, each
+    class's recall (%), the most predicted class and whether it collapsed.
+
+    ``evaluations`` maps a name to anything with a ``confusion`` matrix ``(K, K)`` (a
+    :class:`~serlib.metrics.Evaluation`, e.g. ``result.test``), a ``FoldResult`` (its test
+    evaluation), or a confusion matrix itself.
+    """
+    rows = {}
+    for name, ev in evaluations.items():
+        ev = getattr(ev, "test", ev)
+        s = fold_scores(np.asarray(getattr(ev, "confusion", ev)), list(classes))
+        rows[name] = {"WA": s["WA"], "UA": s["UA"], "macro-F1": s["F1"],
+                      **{f"recall {c}": s[f"recall {c}"] for c in classes},
+                      "most predicted": f"{s['top_class']} ({s['top_share']:.0f} %)",
+                      "collapsed": "⚠ yes" if s["collapsed"] else "no"}
+    return pd.DataFrame.from_dict(rows, orient="index").round(1)
+
+
 def class_table(runs: list[Run]) -> pd.DataFrame:
     """Each run's precision and recall per class (%), from the confusion summed over folds."""
     rows = []

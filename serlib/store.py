@@ -1,4 +1,4 @@
-"""The feature store: the seed's ``{speaker: (segments, utt_labels, seg_labels, num_segs)}``
+"""The feature store: the thesis's ``{speaker: (segments, utt_labels, seg_labels, num_segs)}``
 dict, kept on disk as plain ``.npy`` files (no pickle) that are memory-mapped on load.
 
 A store is a folder::
@@ -41,7 +41,7 @@ ARRAYS = ("segments", "seg_labels", "utt_labels", "num_segs", "utt_ids", "utt_sp
 
 
 class SpeakerFeatures(NamedTuple):
-    """One speaker's data, in the seed's tuple order."""
+    """One speaker's data, in the thesis's tuple order."""
 
     segments: np.ndarray     # (N, C, F, T)
     utt_labels: np.ndarray   # (U,)
@@ -50,7 +50,7 @@ class SpeakerFeatures(NamedTuple):
 
 
 class FeatureStore(Mapping[str, SpeakerFeatures]):
-    """A loaded store: ``store[speaker]`` is the seed's tuple for that speaker.
+    """A loaded store: ``store[speaker]`` is the thesis's tuple for that speaker.
 
     Also holds ``config`` (:class:`FeatureConfig`), ``classes``, ``meta`` (the
     whole ``meta.json``), ``utt_ids[speaker]`` and ``noisy[speaker]``
@@ -109,7 +109,7 @@ class FeatureStore(Mapping[str, SpeakerFeatures]):
         return [base / p for p in self._arrays["utt_paths"]]
 
     def counts(self) -> pd.DataFrame:
-        """Segments per speaker (rows) and class (columns), with totals: what the seed printed."""
+        """Segments per speaker (rows) and class (columns), with totals, as the thesis printed."""
         rows = {spk: np.bincount(d.seg_labels, minlength=len(self.classes))
                 for spk, d in self._data.items()}
         table = pd.DataFrame.from_dict(rows, orient="index", columns=list(self.classes))

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .config import BASELINES, TrainConfig
 from .errors import SerlibError
-from .images import Scaler, fit_scaler, to_images
+from .images import Scaler, fit_scaler, fit_speaker_scaler, to_images
 from .losses import (
     class_weights,
     mix_like,
@@ -36,9 +36,12 @@ from .metrics import Evaluation, evaluate_utterances
 from .models import build_model, count_parameters
 from .store import FeatureStore
 
+#: Progress bars show the running loss every this many batches (each read waits for the GPU).
+POSTFIX_EVERY = 10
+
 
 def resolve_device(device: str = "auto", gpu: int | None = None) -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU. The seed's ``--gpu 1`` asks for
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU. The thesis's ``--gpu 1`` asks for
     CUDA and falls back to the CPU with a warning when there is none."""
     if gpu is not None:
         if gpu and not torch.cuda.is_available():
@@ -86,19 +89,24 @@ class Split:
 
 
 def make_splits(store: FeatureStore, train_ids: list[str], val_ids: list[str],
-                test_ids: list[str], with_noisy: bool
+                test_ids: list[str], with_noisy: bool, by_speaker: bool = False
                 ) -> tuple[Split, Split | None, Split, Scaler]:
     """Fit the scaler on the training speakers only, then scale every set to uint8
-    (no validation split when ``val_ids`` is empty)."""
+    (no validation split when ``val_ids`` is empty). ``by_speaker``: every speaker is
+    scaled by their own statistics instead (:func:`~serlib.images.fit_speaker_scaler`);
+    the training speakers' scaler is still returned, for the checkpoint."""
     scaler = fit_scaler(store[s].segments for s in train_ids)
+    own = {s: fit_speaker_scaler(store[s].segments)
+           for s in [*train_ids, *val_ids, *test_ids]} if by_speaker else {}
 
     def split(ids: list[str], noisy: bool) -> Split:
         parts = [store[s] for s in ids]
         twins = None
         if noisy:  # (K, N, C, F, T): each copy scaled like the clean segments, in chunks
-            twins = np.concatenate([np.stack([scaler.transform(copy) for copy in store.noisy[s]])
-                                    for s in ids], axis=1)
-        return Split(np.concatenate([scaler.transform(p.segments) for p in parts]),
+            twins = np.concatenate([np.stack([own.get(s, scaler).transform(copy)
+                                              for copy in store.noisy[s]]) for s in ids], axis=1)
+        return Split(np.concatenate([own.get(s, scaler).transform(p.segments)
+                                     for s, p in zip(ids, parts, strict=True)]),
                      np.concatenate([p.seg_labels for p in parts]),
                      np.concatenate([p.utt_labels for p in parts]),
                      np.concatenate([p.num_segs for p in parts]), twins)
@@ -225,7 +233,8 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
         raise SerlibError(f"{store.path} has no noisy copies: extract with --mixnoise, or use "
                           "--stability_source gaussian")
     use_twins = config.stability and source == "noisy"
-    train, val, test, scaler = make_splits(store, train_ids, val_ids, test_ids, use_twins)
+    train, val, test, scaler = make_splits(store, train_ids, val_ids, test_ids, use_twins,
+                                           by_speaker=config.scaler == "speaker")
     order = oversample(train.seg_labels, rng) if config.oversampling \
         else np.arange(len(train.x))
     num_classes = len(store.classes)
@@ -262,7 +271,9 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
     for epoch in range(1, config.num_epochs + 1):
         model.train()
         perm = order[rng.permutation(len(order))]
-        total, seen = 0.0, 0
+        # The running loss stays on the device: reading it every batch would make the host
+        # wait for the GPU each time; the progress bar reads it every POSTFIX_EVERY batches.
+        total, seen = torch.zeros((), device=device), 0
         bar = tqdm(range(0, len(perm), config.batch_size), desc=f"epoch {epoch}", leave=False,
                    unit="batch", disable=not progress)
         for start in bar:
@@ -296,17 +307,19 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
             else:
                 loss.backward()
                 optimizer.step()
-            total += float(loss.detach()) * len(idx)
+            total += loss.detach().float() * len(idx)
             seen += len(idx)
-            bar.set_postfix(loss=f"{total / seen:.4f}")
-        history["train_loss"].append(total / seen)
-        line = f"epoch {epoch:3d}/{config.num_epochs}: train loss {total / seen:.4f}"
+            if progress and (start // config.batch_size) % POSTFIX_EVERY == 0:
+                bar.set_postfix(loss=f"{float(total) / seen:.4f}")
+        train_loss = float(total) / seen
+        history["train_loss"].append(train_loss)
+        line = f"epoch {epoch:3d}/{config.num_epochs}: train loss {train_loss:.4f}"
         if val is not None:
             ev = evaluate(model, val, num_classes, images, forward, config.batch_size)
             for key, value in (("val_loss", ev.loss), ("val_wa", ev.wa), ("val_ua", ev.ua)):
                 history[key].append(value)
             line += f"  val loss {ev.loss:.4f}  val WA {ev.wa:.3f}  UA {ev.ua:.3f}"
-            score = ev.wa if config.select_by == "wa" else ev.ua
+            score = {"wa": ev.wa, "ua": ev.ua, "last": float(epoch)}[config.select_by]
         else:  # no validation speaker: the last epoch is kept
             ev, score = None, float(epoch)
         log(line)
@@ -332,15 +345,15 @@ def evaluate(model: torch.nn.Module, split: Split, num_classes: int, images, for
     outs = []
     for start in range(0, len(split.x), batch_size):
         outs.append(F.log_softmax(forward(images(split.x[start:start + batch_size])).float(),
-                                  dim=1).cpu())
-    log_probs = torch.cat(outs)
+                                  dim=1))
+    log_probs = torch.cat(outs).cpu()  # one copy back, not one per batch
     loss = float(F.nll_loss(log_probs, torch.from_numpy(split.seg_labels)))
     return evaluate_utterances(log_probs.numpy(), split.num_segs, split.utt_labels, num_classes,
                                loss)
 
 
 def save_checkpoint(result: FoldResult, path: str | os.PathLike) -> Path:
-    """``LABEL.pth`` as the seed wrote it (the best model's state dict), plus everything
+    """``LABEL.pth`` as the thesis's code wrote it (the best model's state dict), plus everything
     :mod:`serlib.predict` needs; only tensors and plain data, for ``weights_only=True``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

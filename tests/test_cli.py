@@ -52,11 +52,13 @@ def test_demo_runs_on_a_small_synthetic_corpus(tmp_path):
             "1", "--image_size", "64")
     r = run(*args)
     assert r.returncode == 0, r.stderr
-    demo = tmp_path / "data" / "demo"
+    demo = tmp_path / "data" / "demo-150-seed0"  # not the default corpus: folders of its own
     assert (demo / "utterances.csv").exists() and (demo / "report" / "results.md").exists()
-    assert "[5/5] report" in r.stdout and "| alexnet_gap | alexnet_gap |" in r.stdout
+    assert "[6/6] report" in r.stdout and "| alexnet_gap | alexnet_gap |" in r.stdout
+    assert "| majority | majority |" in r.stdout and "| acoustic | acoustic |" in r.stdout
+    assert "Paired differences against **alexnet_gap**" in r.stdout
     again = run(*args)  # everything is reused: no fold is trained twice
-    assert again.returncode == 0 and again.stdout.count("done already, skipped") == 5
+    assert again.returncode == 0 and again.stdout.count("done already, skipped") == 15
 
 
 def test_demo_uses_iemocap_dir(tmp_path, iemocap_root, monkeypatch, capsys):

@@ -89,11 +89,14 @@ def test_examples_give_one_utterance_per_class_of_one_speaker(data):
     assert list(examples["label_id"]) == sorted(set(table.query("speaker == '2M'")["label_id"]))
 
 
-def test_quick_or_full_and_the_environment_check(capsys):
-    quick, full = TrainConfig(num_epochs=2), TrainConfig(num_epochs=100, pretrained=True)
-    assert course_mod.quick_or_full(False, quick, full) is quick
-    assert course_mod.quick_or_full(True, quick, full) is full
+def test_one_set_of_settings_and_the_environment_check(capsys):
+    from serlib.config import QUICK, THESIS
+
+    assert course_mod.settings(False) == QUICK and course_mod.settings(True) == THESIS
+    alexnet = course_mod.settings(False, ser_model="alexnet")
+    assert alexnet.ser_model == "alexnet" and alexnet.num_epochs == QUICK.num_epochs
     assert "ImageNet weights" in capsys.readouterr().out
+    assert serlib.demo.QUICK is QUICK and serlib.demo.FULL is THESIS
     table = course_mod.check_environment()
     assert table.loc["serlib", "version"] == serlib.__version__
     with pytest.raises(SerlibError, match="Python 9.0 or newer"):

@@ -204,8 +204,15 @@ def test_cv_and_report_commands_end_to_end(tmp_path):
     assert r.returncode == 2 and "another configuration" in r.stderr
 
 
-def test_cv_module_names_the_seeds_speakers():
-    assert cv.SEED_TEST_SPEAKERS == ("1M", "2F", "3M", "4F", "5F")
+def test_cv_module_names_the_thesis_speakers():
+    assert cv.THESIS_TEST_SPEAKERS == ("1M", "2F", "3M", "4F", "5F")
+    assert cv.SEED_TEST_SPEAKERS is cv.THESIS_TEST_SPEAKERS  # the old name still works
+
+
+def test_the_old_mixup_mode_name_still_works():
+    assert TrainConfig(mixup_mode="seed").mixup_mode == "thesis"
+    with pytest.raises(SerlibError, match="thesis or classic"):
+        TrainConfig(mixup_mode="per-sample")
 
 
 def test_fold_scores_by_hand():

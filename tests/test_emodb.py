@@ -1,4 +1,4 @@
-"""The emoDB parser: file names, the seed's speaker ids, presets, bad files."""
+"""The emoDB parser: file names, the thesis's speaker ids, presets, bad files."""
 
 from __future__ import annotations
 

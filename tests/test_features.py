@@ -32,7 +32,7 @@ def corpus(tmp_path_factory):
 
 
 def direct(path, features: str) -> np.ndarray:
-    """The seed's way, written out with librosa alone: ``(C, F, T)``."""
+    """The thesis's way, written out with librosa alone: ``(C, F, T)``."""
     y, _ = librosa.load(path, sr=16000)
     y = librosa.effects.preemphasis(y, coef=0.97)
     power = np.abs(librosa.stft(y, n_fft=800, hop_length=160, win_length=640,
@@ -153,7 +153,7 @@ def test_store_round_trips_without_pickle(stores):
     store = stores["logmeldeltaspec"]
     for f in store.path.glob("*.npy"):
         np.load(f, allow_pickle=False)  # raises on any object array
-    segments, utt_labels, seg_labels, num_segs = store["1M"]  # the seed's tuple
+    segments, utt_labels, seg_labels, num_segs = store["1M"]  # the thesis's tuple
     assert segments.shape[1:] == (3, 128, SEG) and isinstance(segments, np.memmap)
     assert len(seg_labels) == len(segments) == num_segs.sum()
     assert np.array_equal(np.repeat(utt_labels, num_segs), seg_labels)
@@ -399,3 +399,21 @@ def test_a_current_store_is_not_extracted_again(corpus, tmp_path, monkeypatch):
     extract_features(smaller, FeatureConfig(segment_size=SEG, nfreq=100), out, jobs=1,
                      batch_size=4, progress=False)
     assert load_features(out).meta["num_utterances"] == 5
+
+
+def test_a_recording_is_split_at_its_pauses():
+    from serlib.audio import split_at_pauses
+
+    sr = 16_000
+    t = np.arange(sr) / sr
+    word = 0.5 * np.sin(2 * np.pi * 220 * t[: sr // 2])          # 0.5 s
+    gap_short, gap_long = np.zeros(sr // 10), np.zeros(sr)          # 0.1 s, 1 s
+    quiet = 0.05 * np.sin(2 * np.pi * 180 * t)                      # 1 s, 20 dB down
+    y = np.concatenate([gap_long, word, gap_short, word, gap_long, quiet, gap_long,
+                        word[: sr // 10]])                         # a 0.1-s click at the end
+    parts = split_at_pauses(y, sr)
+    assert len(parts) == 2  # the two words joined across the short gap; the click dropped
+    (a0, a1), (b0, b1) = parts / sr  # librosa frames: boundaries within about 0.13 s
+    assert a0 == pytest.approx(1.0, abs=0.15) and a1 == pytest.approx(2.1, abs=0.15)
+    assert b0 == pytest.approx(3.1, abs=0.15) and b1 == pytest.approx(4.1, abs=0.15)
+    assert split_at_pauses(np.zeros(sr), sr).shape == (0, 2)

@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 ORDER = ["00_setup_and_data", "01_corpora", "02_features", "03_alexnet_finetuning",
          "04_fcn_gap", "05_mixup", "06_stability_training", "07_cross_validation",
-         "08_your_own_recording"]
+         "08_your_own_recording", "09_putting_it_together"]
 TRAINING = {"03_alexnet_finetuning", "04_fcn_gap", "05_mixup", "06_stability_training",
-            "07_cross_validation"}
+            "07_cross_validation", "09_putting_it_together"}
 IMAGE = ("image/png", "image/jpeg")
 
 
@@ -29,7 +29,7 @@ def read(name: str) -> nbformat.NotebookNode:
     return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
 
 
-def test_the_nine_notebooks_exist_in_reading_order():
+def test_the_ten_notebooks_exist_in_reading_order():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == ORDER
 
 
@@ -60,6 +60,7 @@ def test_outputs_are_stored_as_nbval_expects_and_small(name):
             assert out.output_type != "error", cell.source[:60]
             text = out.get("data", {}).get("text/plain", "")
             assert "it/s]" not in text and "0%|" not in text  # stale progress bars
+            assert "Traceback" not in out.get("text", ""), cell.source[:60]
     assert "widgets" not in nb.metadata
     assert (NOTEBOOKS / f"{name}.ipynb").stat().st_size < 1_200_000
 
@@ -77,7 +78,27 @@ def test_training_notebooks_have_one_marked_settings_cell(name):
     marked = [c for c in cells if c.cell_type == "markdown" and "⚙️ Settings" in c.source]
     assert len(marked) == 1
     settings = [c for c in cells if c.cell_type == "code" and "FULL = course.full" in c.source]
-    assert len(settings) == 1 and "quick_or_full" in settings[0].source
+    # One set of quick settings, defined in the package, shared by every notebook.
+    assert len(settings) == 1 and "serlib.course.settings(FULL" in settings[0].source
+    assert "TrainConfig(" not in "".join(c.source for c in cells if c.cell_type == "code")
+
+
+def _texts(cells) -> str:
+    """Every text a notebook's code cells show: streams, plain text, Markdown and HTML."""
+    parts = []
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            data = out.get("data", {})
+            parts += [data.get(k, "") for k in ("text/plain", "text/markdown", "text/html")]
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING))
+def test_every_trained_model_is_shown_beside_the_baselines(name):
+    text = _texts(read(name).cells)
+    assert "majority" in text and "acoustic" in text, f"{name} shows no baseline"
+    assert "recall" in text, f"{name} shows no per-class recall"
 
 
 def test_deterministic_cells_are_checked_by_nbval():
@@ -93,6 +114,7 @@ def test_the_course_ends_with_its_own_results_table_and_confusion_matrix():
     outputs = [o for c in cells if c.cell_type == "code" for o in c.outputs]
     tables = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert tables and "| alexnet_gap |" in tables[0] and "| alexnet_gap+mixup |" in tables[0]
+    assert "Paired differences" in tables[0] and "| majority |" in tables[0]
     confusion = [c for c in cells if "confusion_figure" in c.source]
     assert confusion and all(any(k in o.get("data", {}) for o in c.outputs for k in IMAGE)
                              for c in confusion)
@@ -129,3 +151,14 @@ def test_clean_notebooks_drops_progress_bars_and_widget_state(tmp_path):
     assert clean.clean(str(path)) == 1
     after = nbformat.read(path, as_version=4)
     assert after.cells[0].outputs == [explorer, figure] and "widgets" not in after.metadata
+
+
+def test_notebook_9_puts_the_thesis_table_together():
+    cells = read("09_putting_it_together").cells
+    text = _texts(cells)
+    for run in ("| majority |", "| acoustic |", "| alexnet |", "| alexnet_gap |",
+                "| alexnet_gap+mixup |", "| alexnet_gap+oversampling |",
+                "| alexnet_gap+stability |"):
+        assert run in text, run
+    assert "Paired differences against **alexnet_gap**" in text
+    assert "74.0" in text and "62.6" in "".join(c.source for c in cells)

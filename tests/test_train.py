@@ -1,4 +1,4 @@
-"""Training: metrics, losses, oversampling, the scaler, determinism, the seed's CLI, predict."""
+"""Training: metrics, losses, oversampling, the scaler, determinism, the thesis's CLI, predict."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from serlib.errors import SerlibError
 from serlib.extract import extract_features
 from serlib.features import FeatureConfig, load_features
 from serlib.images import fit_scaler, to_images
-from serlib.losses import mixup, oversample, soft_cross_entropy, stability_kl
+from serlib.losses import (
+    class_weights,
+    mixup,
+    oversample,
+    soft_cross_entropy,
+    stability_kl,
+)
 from serlib.metrics import evaluate_utterances, unweighted_accuracy, utterance_scores
 from serlib.train import TrainConfig, check_speakers, make_splits, train_fold
 
@@ -54,7 +60,7 @@ def test_utterance_aggregation_wa_ua_and_confusion():
 def test_mixup_on_hand_made_tensors():
     x = torch.arange(4.0).view(4, 1)
     y = torch.tensor([0, 1, 2, 3])
-    xm, tm, lam, perm = mixup(x, y, 4, 0.4, "seed", np.random.default_rng(0))
+    xm, tm, lam, perm = mixup(x, y, 4, 0.4, "thesis", np.random.default_rng(0))
     assert torch.all(lam >= 0.5) and len(set(lam.tolist())) == 4  # one lambda per sample
     assert torch.allclose(xm[:, 0], lam * x[:, 0] + (1 - lam) * x[perm, 0])
     assert torch.allclose(tm.sum(dim=1), torch.ones(4))
@@ -72,6 +78,46 @@ def test_cross_entropy_and_stability_on_hand_made_tensors():
     p, q = logits.softmax(1), torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]).softmax(1)
     expected = (p * (p.log() - q.log())).sum(1).mean()
     assert torch.isclose(stability_kl(logits, q.log()), expected)
+
+
+def test_class_weights_balance_the_loss():
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1, 3])  # class 2 absent
+    w = class_weights(labels, 4)
+    assert w.tolist() == pytest.approx([9 / (3 * 6), 9 / (3 * 2), 0.0, 9 / (3 * 1)])
+    counts = np.bincount(labels, minlength=4)
+    assert (w * counts)[[0, 1, 3]] == pytest.approx([3.0, 3.0, 3.0])  # each class weighs alike
+    logits = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    targets = torch.eye(2)
+    weighted = soft_cross_entropy(logits, targets, torch.tensor([2.0, 0.0]))
+    assert torch.isclose(weighted, F.cross_entropy(logits[:1], torch.tensor([0])))
+
+
+def test_a_speaker_scaler_maps_each_speakers_background_to_0_and_peaks_to_255():
+    from serlib.images import fit_speaker_scaler
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-80, 0, size=(20, 1, 4, 50)).astype(np.float32)  # (N, C, F, T) in dB
+    scaler = fit_speaker_scaler(x)
+    frames = x.transpose(1, 2, 0, 3).reshape(1, 4, -1)
+    assert scaler.low == pytest.approx(np.percentile(frames, 20, axis=2), abs=1e-4)
+    assert scaler.high == pytest.approx(np.percentile(frames, 99.5, axis=2), abs=1e-4)
+    u8 = scaler.transform(x)
+    assert np.mean(u8 == 0) == pytest.approx(0.2, abs=0.01)  # the background: 0
+    assert np.mean(u8 == 255) == pytest.approx(0.005, abs=0.003)
+
+
+def test_speaker_scaling_is_blind_to_a_speakers_own_level(store):
+    """A constant dB offset on one speaker (another microphone, another room) changes nothing
+    once every speaker is scaled by their own statistics; the thesis's scaler sees it."""
+    from serlib.images import fit_speaker_scaler
+
+    segs = np.asarray(store["1M"].segments, dtype=np.float32)
+    own, shifted = fit_speaker_scaler(segs), fit_speaker_scaler(segs + 12.0)
+    assert np.array_equal(own.transform(segs), shifted.transform(segs + 12.0))
+    train = check_speakers(store, "1F", "1M")
+    _, _, test, scaler = make_splits(store, train, ["1F"], ["1M"], False, by_speaker=True)
+    assert np.array_equal(test.x, own.transform(segs))
+    assert not np.array_equal(scaler.transform(segs), scaler.transform(segs + 12.0))
 
 
 def test_oversampling_balances_classes():
@@ -92,7 +138,7 @@ def test_scaler_is_fitted_on_training_speakers_only(store):
     assert not np.array_equal(everyone.high, scaler.high)
     assert train.x.dtype == np.uint8 and len(val.x) == len(store["1F"].segments)
     assert train.noisy.shape == (1, *train.x.shape)
-    # A tenth of the seed's float32 3x256x384 image per segment, or less.
+    # A tenth of the thesis's float32 3x256x384 image per segment, or less.
     assert train.x[0].nbytes <= 3 * 256 * 384 * 4 / 10
 
 
@@ -177,7 +223,7 @@ def run(*args, cwd, env=None):
 
 
 def test_the_seeds_command_line_then_predict(store, tmp_path):
-    """The seed's exact train_ser.py line (1 epoch), offline, with cached ImageNet weights."""
+    """The thesis's exact train_ser.py line (1 epoch), offline, with cached ImageNet weights."""
     import os
 
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch")}
@@ -230,3 +276,17 @@ def test_predict_reports_bad_files_and_refuses_pickled_checkpoints(tmp_path):
     (tmp_path / "evil.pth").write_bytes(pickle.dumps({"format": "serlib-checkpoint"}) + b"x")
     r = run("predict", "--checkpoint", "evil.pth", "x.wav", cwd=tmp_path)
     assert r.returncode == 2 and "evil.pth" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_speaker_normalised_model_scales_new_recordings_by_themselves(store):
+    from serlib.predict import Predictor
+
+    result = train_fold(store, TrainConfig(scaler="speaker", **TINY), "2F", "2M",
+                        progress=False, log=lambda _: None)
+    predictor = Predictor(result)
+    segs = np.asarray(store["2M"].segments[:3])
+    assert predictor.scaler_for(segs) is not predictor.scaler
+    probs = predictor.segment_probs(segs)
+    assert probs.shape == (3, len(store.classes)) and np.allclose(probs.sum(axis=1), 1)
+    y = np.random.default_rng(0).normal(0, 0.1, 24_000).astype(np.float32)
+    assert predictor.predict_signal(y).probs.sum() == pytest.approx(1.0)

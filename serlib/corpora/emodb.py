@@ -1,7 +1,7 @@
 """emoDB (Berlin Database of Emotional Speech): parse ``wav/`` file names.
 
 A name such as ``03a01Fa.wav`` is speaker ``03``, text ``a01``, emotion letter
-``F`` (happiness) and version ``a``. The seed maps emoDB's ten speakers onto
+``F`` (happiness) and version ``a``. The thesis maps emoDB's ten speakers onto
 IEMOCAP-style ids (``1M`` .. ``5F``) so that the same fold protocols apply; the
 native id is kept in ``native_speaker``.
 """
@@ -17,7 +17,7 @@ from .table import CorpusIndex, Problem, list_dir, make_table, probe_rows
 
 FILE_NAME = re.compile(r"^(?P<spk>\d{2})(?P<text>[a-z]\d{2})(?P<emo>[A-Z])(?P<ver>[a-z])\.wav$")
 
-#: The seed's mapping of emoDB's speakers onto session + gender ids.
+#: The thesis's mapping of emoDB's speakers onto session + gender ids.
 SPEAKER_IDS: dict[str, str] = {
     "03": "1M", "08": "1F", "09": "2F", "10": "2M", "11": "3M",
     "12": "4M", "13": "3F", "14": "4F", "15": "5M", "16": "5F",

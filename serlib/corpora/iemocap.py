@@ -79,7 +79,7 @@ def index_iemocap(root: str | Path, preset: str | LabelPreset | None = None, *,
                   progress: bool = True) -> CorpusIndex:
     """Index IEMOCAP: the utterance table of the utterances the preset keeps.
 
-    ``preset`` defaults to ``improvised-4`` (the seed's four classes, improvised
+    ``preset`` defaults to ``improvised-4`` (the thesis's four classes, improvised
     dialogs only). Utterances whose wav is missing or unusable are reported in
     ``problems`` and left out.
     """

@@ -1,7 +1,7 @@
 """Emotion codes of each corpus and the presets that map them to classes.
 
 A preset says which utterances take part and which class each belongs to: the
-seed's default is ``improvised-4`` (anger, sadness, happiness, neutral from
+thesis's default is ``improvised-4`` (anger, sadness, happiness, neutral from
 IEMOCAP's improvised dialogs). Any custom mapping can be given as a string
 ``"ang=anger,hap=happiness,exc=happiness"``.
 """

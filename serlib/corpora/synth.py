@@ -220,10 +220,10 @@ def _session_channels(jitter: dict[int, float],
     take a few dB, a recording level, a noise colour, and a mild room in about half of the
     cases.
 
-    The sessions' floors are spread evenly over -80 to -44 dB (shuffled, plus ``jitter``),
+    The sessions' floors are spread evenly over -80 to -48 dB (shuffled, plus ``jitter``),
     so that with any seed they differ by more than the emotions' loudness does.
     """
-    levels = rng.permutation(np.linspace(-80.0, -44.0, len(jitter)))
+    levels = rng.permutation(np.linspace(-80.0, -48.0, len(jitter)))
     floor = {s: float(level) + jitter[s] for s, level in zip(sorted(jitter), levels, strict=True)}
     channels = {}
     for session in sorted(floor):
