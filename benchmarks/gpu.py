@@ -57,14 +57,14 @@ def make_store(work: Path, turns: int) -> tuple[object, dict]:
 
 
 def time_fold(store, model: str, epochs: int, compile: bool, device: str = "cuda",
-              image_size: int = 256) -> dict:
+              image_size: int = 256, batch_size: int = 64) -> dict:
     """One fold, timed epoch by epoch; the model's peak GPU memory and utilisation."""
     import torch
 
     from serlib.config import TrainConfig
     from serlib.train import train_fold
 
-    config = TrainConfig(ser_model=model, num_epochs=epochs, batch_size=64,
+    config = TrainConfig(ser_model=model, num_epochs=epochs, batch_size=batch_size,
                          image_size=image_size, compile=compile, device=device)
     gpu = device == "cuda"
     stamps = [time.perf_counter()]
@@ -83,7 +83,8 @@ def time_fold(store, model: str, epochs: int, compile: bool, device: str = "cuda
     epochs_s = np.diff(stamps)
     train = sum(len(store[s].segments) for s in store if s not in (VAL_ID, TEST_ID))
     steady = float(np.median(epochs_s[1:])) if len(epochs_s) > 1 else float(epochs_s[0])
-    return {"model": model, "compile": compile, "epochs": epochs, "train_segments": train,
+    return {"model": model, "compile": compile, "epochs": epochs, "batch_size": batch_size,
+            "train_segments": train,
             "first_epoch_s": float(epochs_s[0]), "epoch_s": steady,
             "seg_s": train / steady, "gpu_util": util.mean,
             "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if gpu else 0.0,
@@ -99,28 +100,31 @@ def markdown(r: dict) -> str:
              f"Store: {s['turns']} synthetic turns, `full-4`: {s['utterances']} utterances, "
              f"{s['segments']} segments of 3 s; synthesized in {s['synth_s']:.0f} s, indexed "
              f"and extracted in {s['extract_s']:.0f} s.", "",
-             f"One fold (test {TEST_ID}, validation {VAL_ID}), 256-pixel images, batch 64, "
-             "bf16 autocast, channels-last, training set resident on the GPU:", "",
-             "| model | torch.compile | first epoch | epoch (median of the rest) | "
+             f"One fold (test {TEST_ID}, validation {VAL_ID}), {r['image_size']}-pixel images, "
+             "batch 64, bf16 autocast, channels-last, training set resident on the GPU:", "",
+             "| model | torch.compile | batch | first epoch | epoch (median of the rest) | "
              "training segments/s | GPU utilisation | peak GPU memory |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|"]
     for t in r["timings"]:
         util = "n/a" if t["gpu_util"] is None else f"{t['gpu_util']:.0f} %"
         lines.append(f"| {t['model']} | {'yes' if t['compile'] else 'no'} | "
-                     f"{t['first_epoch_s']:.1f} s | {t['epoch_s']:.2f} s | {t['seg_s']:.0f} | "
+                     f"{t['batch_size']} | {t['first_epoch_s']:.1f} s | {t['epoch_s']:.2f} s | "
+                     f"{t['seg_s']:.0f} | "
                      f"{util} | {t['peak_gpu_gb']:.1f} GB |")
     f = r["fold"]
-    lines += ["", f"Sanity fold, FCN+GAP compiled, {f['epochs']} epochs: training loss "
-              + " → ".join(f"{x:.3f}" for x in f["train_loss"])
-              + f"; test WA {100 * f['test_wa']:.1f} %, UA {100 * f['test_ua']:.1f} % "
-              f"(chance UA 25 %; the majority class: WA {100 * r['majority_wa']:.1f} %, "
-              "UA 25 %).", "",
-              "Extrapolated from the median epoch (folds differ a little in size; not "
+    if f:
+        lines += ["", f"Sanity fold, FCN+GAP compiled, {f['epochs']} epochs: training loss "
+                  + " → ".join(f"{x:.3f}" for x in f["train_loss"])
+                  + f"; test WA {100 * f['test_wa']:.1f} %, UA {100 * f['test_ua']:.1f} % "
+                  f"(chance UA 25 %; the majority class: WA {100 * r['majority_wa']:.1f} %, "
+                  "UA 25 %)."]
+    lines += ["", "Extrapolated from the median epoch (folds differ a little in size; not "
               "measured end to end):", "",
               "| run | 5 folds x 100 epochs | x 5 repeats |", "|---|---|---|"]
     for t in r["timings"]:
         one = 5 * 100 * t["epoch_s"] + 5 * (t["first_epoch_s"] - t["epoch_s"])
-        lines.append(f"| {t['model']}{', compiled' if t['compile'] else ''} | "
+        lines.append(f"| {t['model']}{', compiled' if t['compile'] else ''}, batch "
+                     f"{t['batch_size']} | "
                      f"{one / 60:.0f} min | {5 * one / 3600:.1f} h |")
     return "\n".join(lines)
 
@@ -134,6 +138,9 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=None)
     p.add_argument("--device", default="cuda", help="cpu: a smoke test of this script only")
     p.add_argument("--image_size", type=int, default=256)
+    p.add_argument("--models", default="alexnet_gap,alexnet")
+    p.add_argument("--compile", default="no,yes", help="no, yes or both (no,yes)")
+    p.add_argument("--batch_sizes", default="64", help="e.g. 64,256: the host's share shows")
     args = p.parse_args()
     import torch
 
@@ -148,21 +155,22 @@ def main() -> None:
         store, info = make_store(work, args.turns)
         print(json.dumps(info), flush=True)
         timings = []
-        for model in ("alexnet_gap", "alexnet"):
-            for compile in (False, True):
-                t = time_fold(store, model, args.epochs, compile, args.device,
-                              args.image_size)
-                timings.append(t)
-                print(json.dumps(t), flush=True)
+        for model in args.models.split(","):
+            for compile in (c == "yes" for c in args.compile.split(",")):
+                for batch_size in map(int, args.batch_sizes.split(",")):
+                    t = time_fold(store, model, args.epochs, compile, args.device,
+                                  args.image_size, batch_size)
+                    timings.append(t)
+                    print(json.dumps(t), flush=True)
         fold = time_fold(store, "alexnet_gap", args.fold_epochs, True, args.device,
-                         args.image_size)
+                         args.image_size) if args.fold_epochs else None
         train = check_speakers(store, [VAL_ID], [TEST_ID])
         _, majority, _ = fit_baseline(store, TrainConfig(ser_model="majority"), train,
                                       [VAL_ID], [TEST_ID])
     name = torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"
     result = {"device": name, "torch": torch.__version__,
               "cuda": torch.version.cuda, "store": info, "timings": timings, "fold": fold,
-              "majority_wa": majority.wa}
+              "majority_wa": majority.wa, "image_size": args.image_size}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)

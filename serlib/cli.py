@@ -216,6 +216,27 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         resident=args.resident, compile=args.compile)
 
 
+def train_flags(config: TrainConfig) -> list[str]:
+    """The ``serlib train``/``serlib cv`` options that reproduce ``config``: every field that
+    differs from the defaults, e.g. ``["--num_epochs", "10", "--select_by", "ua"]``."""
+    from dataclasses import fields
+
+    from .config import TrainConfig
+
+    default, flags = TrainConfig(), []
+    for f in fields(TrainConfig):
+        value = getattr(config, f.name)
+        if value == getattr(default, f.name):
+            continue
+        if isinstance(value, bool):
+            negative = f.name in ("channels_last", "amp", "resident")
+            flags.append(f"--{f.name}" if value else f"--no-{f.name.replace('_', '-')}"
+                         if negative else "")
+        elif value is not None:
+            flags += [f"--{f.name}", str(value)]
+    return [flag for flag in flags if flag]
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one fold (the thesis's train_ser.py command line)")
     _train_options(p)

@@ -48,3 +48,44 @@ def evaluate_utterances(seg_log_probs: np.ndarray, num_segs: np.ndarray, utt_lab
     return Evaluation(weighted_accuracy(utt_labels, y_pred),
                       unweighted_accuracy(utt_labels, y_pred),
                       confusion_matrix(utt_labels, y_pred, labels=np.arange(num_classes)), loss)
+
+
+#: A fold is collapsed when one class takes at least this share of its predictions...
+COLLAPSE_SHARE = 0.9
+#: ... or when its UA is within this many points of chance (100 / number of classes).
+COLLAPSE_MARGIN = 5.0
+
+
+def fold_scores(confusion: np.ndarray, classes: list[str]) -> dict:
+    """Scores of one fold from its confusion matrix ``(K, K)`` (rows: true class), in %.
+
+    WA, UA (mean recall over the classes present), macro-F1 over the classes
+    present, each class's precision (NaN when never predicted) and recall (NaN when
+    absent), the most predicted class and its share, and whether the fold collapsed.
+    """
+    c = np.asarray(confusion, dtype=float)
+    true, predicted, hits = c.sum(axis=1), c.sum(axis=0), np.diag(c)
+    present = true > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(present, hits / true, np.nan)
+        precision = np.where(predicted > 0, hits / predicted, np.nan)
+        f1 = np.where((hits > 0), 2 * hits / (true + predicted), 0.0)
+    total = c.sum()
+    ua = 100 * float(np.nanmean(recall[present])) if present.any() else float("nan")
+    top = int(np.argmax(predicted))
+    share = 100 * float(predicted[top] / total) if total else float("nan")
+    chance = 100 / max(int(present.sum()), 1)
+    reasons = []
+    if share >= 100 * COLLAPSE_SHARE:
+        reasons.append(f"{share:.0f} % answered {classes[top]}")
+    if ua <= chance + COLLAPSE_MARGIN:
+        reasons.append(f"UA {ua:.1f} within {COLLAPSE_MARGIN:.0f} points of chance "
+                       f"({chance:.0f})")
+    scores = {"WA": 100 * float(hits.sum() / total) if total else float("nan"), "UA": ua,
+              "F1": 100 * float(f1[present].mean()) if present.any() else float("nan"),
+              "top_class": classes[top], "top_share": share,
+              "collapsed": bool(reasons), "why": "; ".join(reasons)}
+    for k, name in enumerate(classes):
+        scores[f"recall {name}"] = 100 * recall[k]
+        scores[f"precision {name}"] = 100 * precision[k]
+    return scores

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import confusion_matrix
 from tqdm.auto import tqdm
 
 from .audio import load_audio
@@ -22,7 +23,7 @@ from .augment import add_noise
 from .errors import SerlibError
 from .features import FeatureConfig, compute_features, segment, segment_starts
 from .images import Scaler, fit_speaker_scaler, to_images
-from .metrics import unweighted_accuracy, utterance_scores, weighted_accuracy
+from .metrics import fold_scores, unweighted_accuracy, utterance_scores, weighted_accuracy
 from .models import build_model
 from .train import FoldResult, TrainConfig, checkpoint_payload, load_checkpoint, resolve_device
 
@@ -136,7 +137,8 @@ def accuracy_vs_snr(predictors: Mapping[str, Predictor], table: pd.DataFrame,
 
     Every model hears the very same noisy signal: the noise of utterance ``i`` at
     SNR ``j`` is drawn from ``(seed, i, j)``. Returns one row per model and SNR:
-    ``model``, ``snr_db`` (NaN for clean), ``WA``, ``UA`` in %.
+    ``model``, ``snr_db`` (NaN for clean), ``WA``, ``UA`` in %, the most predicted class
+    with its share, and whether the answers collapsed (:func:`serlib.metrics.fold_scores`).
     """
     first = next(iter(predictors.values()))
     sr = first.features.sample_rate
@@ -160,8 +162,16 @@ def accuracy_vs_snr(predictors: Mapping[str, Predictor], table: pd.DataFrame,
                 preds.setdefault((name, j), []).append(int(utt.argmax()))
         bar.update(len(signals))
     bar.close()
-    rows = [{"model": name, "snr_db": np.nan if snrs_db[j] is None else float(snrs_db[j]),
-             "WA": 100 * weighted_accuracy(y_true, np.array(p)),
-             "UA": 100 * unweighted_accuracy(y_true, np.array(p))}
-            for (name, j), p in preds.items()]
+    classes = list(first.classes)
+    rows = []
+    for (name, j), p in preds.items():
+        # The collapse rule of serlib.report: one class for 90 % of the answers, or chance UA.
+        check = fold_scores(confusion_matrix(y_true, p, labels=np.arange(len(classes))),
+                            classes)
+        rows.append({"model": name,
+                     "snr_db": np.nan if snrs_db[j] is None else float(snrs_db[j]),
+                     "WA": 100 * weighted_accuracy(y_true, np.array(p)),
+                     "UA": 100 * unweighted_accuracy(y_true, np.array(p)),
+                     "most predicted": f"{check['top_class']} ({check['top_share']:.0f} %)",
+                     "collapsed": check["collapsed"]})
     return pd.DataFrame(rows)

@@ -128,39 +128,59 @@ def keep_resident(device: torch.device, nbytes: int, setting: bool | None) -> bo
 
 
 class Batches:
-    """A split's uint8 segments ``(N, C, F, T)`` (and twins ``(K, N, C, F, T)``), served by
-    index as tensors on the training device.
+    """A split's uint8 segments ``(N, C, F, T)`` (and twins ``(K, N, C, F, T)``) with their
+    labels, served batch by batch as tensors on the training device.
 
-    Resident: copied to the device once, batches are gathered there. Otherwise each
-    batch is gathered on the host, pinned when the device is a GPU, and copied
-    without blocking so the copy overlaps the previous step's compute.
+    Resident: segments and labels are copied to the device once, each epoch's batch
+    indices once per epoch, and batches are gathered there, so a training step copies
+    nothing from the host (a copy from ordinary host memory would make the host wait for
+    the GPU). Otherwise each batch is gathered on the host, pinned when the device is a
+    GPU, and copied without blocking so the copy overlaps the previous step's compute.
     """
 
     def __init__(self, split: Split, device: torch.device, resident: bool) -> None:
         self.device, self.resident = device, resident
         self.pin = device.type == "cuda" and not resident
         self._x = torch.from_numpy(split.x).to(device) if resident else split.x
+        self._y = torch.from_numpy(split.seg_labels).to(device) if resident else \
+            split.seg_labels
         noisy = split.noisy
         self._noisy = torch.from_numpy(noisy).to(device) if resident and noisy is not None \
             else noisy
+        self._batches: list[np.ndarray] = []
 
     def _send(self, batch: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(batch)  # a fancy-indexed copy: contiguous already
         return x.pin_memory().to(self.device, non_blocking=True) if self.pin else \
             x.to(self.device)
 
-    def x(self, idx: np.ndarray) -> torch.Tensor:
-        """Segments ``idx`` ``(B, C, F, T)`` uint8 on the device."""
+    def start_epoch(self, batches: list[np.ndarray]) -> None:
+        """The epoch's batches, as arrays of segment indices (one copy to the device)."""
+        self._batches = batches
+        self._bounds = np.cumsum([0, *map(len, batches)])
         if self.resident:
-            return self._x[torch.from_numpy(idx).to(self.device)]
-        return self._send(self._x[idx])
+            self._idx = torch.from_numpy(np.concatenate(batches)).to(self.device)
 
-    def noisy(self, copy: np.ndarray, idx: np.ndarray) -> torch.Tensor:
-        """Twin ``copy[i]`` of segment ``idx[i]`` for each i: ``(B, C, F, T)`` uint8."""
+    def __len__(self) -> int:
+        """The number of batches of the epoch."""
+        return len(self._batches)
+
+    def _index(self, k: int) -> torch.Tensor:
+        return self._idx[self._bounds[k]:self._bounds[k + 1]]
+
+    def get(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch ``k``: segments ``(B, C, F, T)`` uint8 and labels ``(B,)`` on the device."""
         if self.resident:
-            return self._noisy[torch.from_numpy(copy).to(self.device),
-                               torch.from_numpy(idx).to(self.device)]
-        return self._send(self._noisy[copy, idx])
+            idx = self._index(k)
+            return self._x[idx], self._y[idx]
+        idx = self._batches[k]
+        return self._send(self._x[idx]), self._send(self._y[idx])
+
+    def noisy(self, copy: np.ndarray, k: int) -> torch.Tensor:
+        """Twin ``copy[i]`` of the ``i``-th segment of batch ``k``: ``(B, C, F, T)`` uint8."""
+        if self.resident:
+            return self._noisy[torch.from_numpy(copy).to(self.device), self._index(k)]
+        return self._send(self._noisy[copy, self._batches[k]])
 
 
 @dataclass
@@ -274,18 +294,18 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
         # The running loss stays on the device: reading it every batch would make the host
         # wait for the GPU each time; the progress bar reads it every POSTFIX_EVERY batches.
         total, seen = torch.zeros((), device=device), 0
-        bar = tqdm(range(0, len(perm), config.batch_size), desc=f"epoch {epoch}", leave=False,
+        batches.start_epoch([np.sort(perm[start:start + config.batch_size])
+                             for start in range(0, len(perm), config.batch_size)])
+        bar = tqdm(range(len(batches)), desc=f"epoch {epoch}", leave=False,
                    unit="batch", disable=not progress)
-        for start in bar:
-            idx = np.sort(perm[start:start + config.batch_size])
-            y = torch.from_numpy(train.seg_labels[idx]).to(device)
-            x_u8 = batches.x(idx)
+        for k in bar:
+            x_u8, y = batches.get(k)
             x = images(x_u8)
             twin = None
             if config.stability:
                 if use_twins:
-                    pick = rng.integers(train.noisy.shape[0], size=len(idx))
-                    twin = images(batches.noisy(pick, idx))
+                    pick = rng.integers(train.noisy.shape[0], size=len(y))
+                    twin = images(batches.noisy(pick, k))
                 else:
                     twin = images(x_u8, noise=config.stability_sigma)
             if config.mixup:
@@ -307,9 +327,9 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
             else:
                 loss.backward()
                 optimizer.step()
-            total += loss.detach().float() * len(idx)
-            seen += len(idx)
-            if progress and (start // config.batch_size) % POSTFIX_EVERY == 0:
+            total += loss.detach().float() * len(y)
+            seen += len(y)
+            if progress and k % POSTFIX_EVERY == 0:
                 bar.set_postfix(loss=f"{float(total) / seen:.4f}")
         train_loss = float(total) / seen
         history["train_loss"].append(train_loss)

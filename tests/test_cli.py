@@ -99,3 +99,15 @@ def test_extract_bad_arguments(tmp_path, args, message):
     r = run("extract", "--corpus", "emodb", "--root", str(tmp_path), "--out",
             str(tmp_path / "s"), *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_flags_reproduce_a_configuration():
+    from dataclasses import replace
+
+    from serlib.cli import _train_config, build_parser, train_flags
+    from serlib.config import QUICK, THESIS
+
+    for config in (QUICK, THESIS, replace(QUICK, mixup=True, channels_last=False, amp=False),
+                   replace(THESIS, ser_model="alexnet", stability=True, scaler="speaker")):
+        args = build_parser().parse_args(["cv", "store", *train_flags(config), "--out", "x"])
+        assert _train_config(args) == config

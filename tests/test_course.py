@@ -163,7 +163,12 @@ def test_accuracy_vs_snr_scores_every_model_on_the_same_noisy_signals(fold):
     table = index.table.query("speaker == '1M'")
     p = Predictor(result)
     curve = accuracy_vs_snr({"a": p, "b": p}, table, [None, 10, -20], progress=False)
-    assert list(curve.columns) == ["model", "snr_db", "WA", "UA"] and len(curve) == 6
+    assert list(curve.columns) == ["model", "snr_db", "WA", "UA", "most predicted",
+                                   "collapsed"] and len(curve) == 6
+    # At -20 dB the noise drowns the speech: whatever is answered, the flag follows the rule.
+    loud = curve[curve["snr_db"] == -20].iloc[0]
+    share = float(loud["most predicted"].split("(")[1].rstrip(" %)"))
+    assert loud["collapsed"] == (share >= 90 or loud["UA"] <= 100 / 4 + 5)
     a, b = (curve[curve["model"] == m].reset_index(drop=True) for m in ("a", "b"))
     assert a[["WA", "UA"]].equals(b[["WA", "UA"]])  # same model, same noise: same scores
     clean = curve[curve["snr_db"].isna() & (curve["model"] == "a")]
