@@ -13,7 +13,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"audio", "augment", "baselines", "config", "corpora", "course", "cv", "demo",
+_SUBMODULES = {"audio", "augment", "baselines", "cli", "config", "corpora", "course", "cv", "demo",
                "errors", "extract", "features", "images", "losses", "metrics", "models",
                "plots", "predict", "report", "store", "train"}
 _NAMES = {"FeatureConfig": "config", "NoiseConfig": "config", "TrainConfig": "config",

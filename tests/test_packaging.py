@@ -115,3 +115,14 @@ def test_the_development_environment_is_the_lock():
             if installed.split("+")[0] != version.split("+")[0]:
                 wrong.append(f"{name} {installed} (locked {version})")
     assert not wrong, "rerun make after a lock change: " + ", ".join(wrong)
+
+
+def test_every_stage_is_an_attribute_of_the_package():
+    """Notebooks write ``serlib.cli.train_flags`` after a bare ``import serlib``."""
+    import serlib
+
+    modules = {p.stem for p in (ROOT / "serlib").glob("*.py") if not p.stem.startswith("_")}
+    modules |= {p.name for p in (ROOT / "serlib").iterdir() if (p / "__init__.py").exists()}
+    missing = sorted(m for m in modules if m not in dir(serlib))
+    assert not missing, f"add {missing} to serlib._SUBMODULES"
+    assert serlib.cli.train_flags is not None
