@@ -101,7 +101,8 @@ def markdown(r: dict) -> str:
              f"{s['segments']} segments of 3 s; synthesized in {s['synth_s']:.0f} s, indexed "
              f"and extracted in {s['extract_s']:.0f} s.", "",
              f"One fold (test {TEST_ID}, validation {VAL_ID}), {r['image_size']}-pixel images, "
-             "batch 64, bf16 autocast, channels-last, training set resident on the GPU:", "",
+             "bf16 autocast, channels-last, training set resident on the GPU; an epoch is "
+             "its training and the validation speaker's evaluation:", "",
              "| model | torch.compile | batch | first epoch | epoch (median of the rest) | "
              "training segments/s | GPU utilisation | peak GPU memory |",
              "|---|---|---|---|---|---|---|---|"]
