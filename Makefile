@@ -36,7 +36,7 @@ demo: $(VENV)/.stamp-lock
 	$(BIN)/serlib demo
 
 test: $(VENV)/.stamp-lock
-	$(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval-lax --nbval-current-env $(NOTEBOOKS))
+	$(BIN)/python -m pytest --durations=25 tests $(if $(NOTEBOOKS),--nbval-lax --nbval-current-env $(NOTEBOOKS))
 
 # Executes in order (later notebooks reuse what earlier ones made), then drops progress-bar
 # widgets, which show a stale "0%" where the repository is browsed.

@@ -5,9 +5,11 @@ a synthetic corpus, with the same batches in the same order, in one run. The
 thesis's way materialises the training set as float32 3x256x384 tensors (about
 1.2 MB a segment) and trains in float32, NCHW. serlib keeps uint8 segments at
 native size, makes each batch's images on the fly, and uses bf16 autocast
-(where the CPU has it natively) and channels-last. Reported: training segments
-per second over whole epochs (validation included), the training set's
-memory, and test WA/UA after the same number of epochs.
+(where the CPU has it natively), channels-last and AdamW's fused kernel. Reported:
+training segments per second over whole epochs (validation included), the
+training set's memory, and test WA/UA after the same number of epochs. A third
+row per model runs serlib with bf16, channels-last and the fused kernel off: its
+arithmetic is then the thesis loop's, so its test scores should equal that row's.
 
     python benchmarks/train.py [--utterances 1500] [--epochs 4] [--batch_size 32]
 """
@@ -91,10 +93,11 @@ def plain_fold(store, model_name: str, epochs: int, batch_size: int, seed: int) 
             "segments": len(x_train), "wa": test_ev.wa, "ua": test_ev.ua}
 
 
-def serlib_fold(store, model_name: str, epochs: int, batch_size: int, seed: int) -> dict:
+def serlib_fold(store, model_name: str, epochs: int, batch_size: int, seed: int,
+                **changes) -> dict:
     stamps = [time.perf_counter()]
     config = TrainConfig(ser_model=model_name, num_epochs=epochs, batch_size=batch_size,
-                         seed=seed)
+                         seed=seed, **changes)
     result = train_fold(store, config, VAL_ID, TEST_ID, progress=False,
                         log=lambda line: stamps.append(time.perf_counter()))
     times = np.diff(stamps[: epochs + 1])
@@ -118,15 +121,18 @@ def main() -> None:
         for name, epochs in (("alexnet_gap", args.epochs), ("alexnet", args.alexnet_epochs)):
             plain = plain_fold(store, name, epochs, args.batch_size, args.seed)
             ours = serlib_fold(store, name, epochs, args.batch_size, args.seed)
-            rows.append((name, epochs, plain, ours))
+            same = serlib_fold(store, name, epochs, args.batch_size, args.seed, amp=False,
+                               channels_last=False, fused=False)
+            rows.append((name, epochs, plain, ours, same))
     print(f"One fold (test {TEST_ID}, validation {VAL_ID}) of {rows[0][2]['segments']} "
           f"training segments, batch {args.batch_size}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}; serlib autocast: {amp or 'off'}.\n")
     print("| model | way | segments/s | speed-up | training set | test WA | test UA |")
     print("|---|---|---|---|---|---|---|")
-    for name, epochs, plain, ours in rows:
+    for name, epochs, plain, ours, same in rows:
         for way, r in (("thesis: float32 3x256x384, fp32 NCHW", plain),
-                       ("serlib: uint8 native, bf16, channels-last", ours)):
+                       ("serlib: uint8 native, bf16, channels-last, fused AdamW", ours),
+                       ("serlib, arithmetic as the thesis's (fp32, NCHW, plain AdamW)", same)):
             print(f"| {name} ({epochs} ep.) | {way} | {r['seg_s']:.1f} | "
                   f"{r['seg_s'] / plain['seg_s']:.2f}x | {r['train_bytes'] / 2**20:.0f} MB | "
                   f"{r['wa']:.3f} | {r['ua']:.3f} |")

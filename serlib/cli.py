@@ -192,6 +192,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resident", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the uint8 training set on the GPU (default: when it fits)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    _flag(p, "fused", action=argparse.BooleanOptionalAction, default=d.fused,
+          help="AdamW's fused kernel (much faster per step; --no-fused: the plain one)")
     _flag(p, "progress", action=argparse.BooleanOptionalAction, default=True,
           help="progress bars (--no-progress for logs: one line per epoch)")
 
@@ -213,7 +215,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         stability_source=args.stability_source, select_by=args.select_by, scaler=args.scaler,
         device=args.device,
         amp=args.amp, channels_last=args.channels_last, image_size=args.image_size,
-        resident=args.resident, compile=args.compile)
+        resident=args.resident, compile=args.compile, fused=args.fused)
 
 
 def train_flags(config: TrainConfig) -> list[str]:
@@ -229,7 +231,7 @@ def train_flags(config: TrainConfig) -> list[str]:
         if value == getattr(default, f.name):
             continue
         if isinstance(value, bool):
-            negative = f.name in ("channels_last", "amp", "resident")
+            negative = f.name in ("channels_last", "amp", "resident", "fused")
             flags.append(f"--{f.name}" if value else f"--no-{f.name.replace('_', '-')}"
                          if negative else "")
         elif value is not None:

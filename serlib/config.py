@@ -173,6 +173,7 @@ class TrainConfig:
     image_size: int = 256
     resident: bool | None = None    # uint8 training set on the device; None: when it fits
     compile: bool = False           # torch.compile the model (worth it on a GPU)
+    fused: bool = True              # AdamW's fused kernel: one pass over all parameters
 
     def __post_init__(self) -> None:
         if self.ser_model not in MODELS + BASELINES:

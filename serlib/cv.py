@@ -95,7 +95,7 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
 
 
 #: TrainConfig fields that change how fast a fold trains, not what it computes.
-EXECUTION_ONLY = ("resident", "compile")
+EXECUTION_ONLY = ("resident", "compile", "fused")
 
 
 def _run_identity(store: FeatureStore, protocol: str, config: TrainConfig,

@@ -107,7 +107,8 @@ def test_train_flags_reproduce_a_configuration():
     from serlib.cli import _train_config, build_parser, train_flags
     from serlib.config import QUICK, THESIS
 
-    for config in (QUICK, THESIS, replace(QUICK, mixup=True, channels_last=False, amp=False),
+    for config in (QUICK, THESIS,
+                   replace(QUICK, mixup=True, channels_last=False, amp=False, fused=False),
                    replace(THESIS, ser_model="alexnet", stability=True, scaler="speaker")):
         args = build_parser().parse_args(["cv", "store", *train_flags(config), "--out", "x"])
         assert _train_config(args) == config
