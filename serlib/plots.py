@@ -86,7 +86,8 @@ def comparison_figure(folds, paired=None) -> Figure:
     for offset, metric in ((-0.2, "WA"), (0.2, "UA")):
         means = [folds.loc[folds["run"] == r, metric].mean() for r in labels]
         bars = ax.bar(x + offset, means, 0.4, label=f"{metric}, mean over folds", alpha=0.8)
-        ax.bar_label(bars, fmt="%.1f", padding=2, fontsize=8)
+        # Inside the bar: the fold dots gather around its top and would hide a label there.
+        ax.bar_label(bars, fmt="%.1f", label_type="center", fontsize=8)
     for i, run in enumerate(labels):
         t = folds[folds["run"] == run]
         jitter = np.linspace(-0.08, 0.08, len(t)) if len(t) > 1 else np.zeros(1)
@@ -99,14 +100,12 @@ def comparison_figure(folds, paired=None) -> Figure:
     if num_classes:
         ax.axhline(100 / num_classes, color="grey", ls=":", lw=1,
                    label=f"chance UA ({100 / num_classes:.0f} %)")
-    ax.set_xticks(x, labels, rotation=15, ha="right")
+    long = max(len(label) for label in labels) > 12
+    ax.set_xticks(x, labels, rotation=30 if long else 15, ha="right", rotation_mode="anchor")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title("Cross-validation accuracy")
-    handles, names = ax.get_legend_handles_labels()
-    unique = dict(zip(names, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper center",
-              bbox_to_anchor=(0.5, -0.16), ncols=3)
+    legend_axes = [ax]
     if has_pairs:
         ax = axes[1]
         y = np.arange(len(paired))
@@ -123,7 +122,14 @@ def comparison_figure(folds, paired=None) -> Figure:
         ax.set_xlabel(f"difference from {paired['reference'].iloc[0]} (percentage points)")
         ax.set_title("Paired difference, mean and 95 % bootstrap interval")
         ax.grid(alpha=0.3, axis="x")
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
+        legend_axes.append(ax)
+    # One legend under the whole figure: below rotated run names, whatever their length.
+    unique = {}
+    for a in legend_axes:
+        handles, names = a.get_legend_handles_labels()
+        unique.update(zip(names, handles, strict=True))
+    fig.legend(unique.values(), unique.keys(), fontsize=8, loc="outside lower center",
+               ncols=min(len(unique), 7))
     return fig
 
 
