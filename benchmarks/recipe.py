@@ -34,24 +34,24 @@ from serlib.report import load_runs, paired_table
 #: the thesis's scaler, the best epoch chosen by validation WA.
 BEFORE = TrainConfig(ser_model="alexnet_gap", num_epochs=10, batch_size=32, image_size=128)
 #: Each recipe: the fields it changes from BEFORE. "quick" is serlib.config.QUICK; the ones
-#: after it change one thing of it back.
+#: after it ("quick-...") change one thing of it. Names hold no comma: --recipes splits on it.
 RECIPES: dict[str, dict] = {
     "before": {},
     "select-ua": {"select_by": "ua"},
     "lr3e-4-ua-balanced": {"lr": 3e-4, "select_by": "ua", "class_weight": "balanced"},
     "quick": {f: getattr(QUICK, f) for f in ("num_epochs", "image_size", "lr", "select_by",
                                               "scaler", "class_weight")},
-    "quick, thesis's scaler": {"num_epochs": 15, "image_size": 64, "lr": 3e-4,
+    "quick-thesis-scaler": {"num_epochs": 15, "image_size": 64, "lr": 3e-4,
                                "select_by": "ua"},
-    "quick, balanced loss": {"num_epochs": 15, "image_size": 64, "lr": 3e-4, "select_by": "ua",
+    "quick-balanced-loss": {"num_epochs": 15, "image_size": 64, "lr": 3e-4, "select_by": "ua",
                              "scaler": "speaker", "class_weight": "balanced"},
-    "quick, 10 epochs": {"num_epochs": 10, "image_size": 64, "lr": 3e-4, "select_by": "ua",
+    "quick-10-epochs": {"num_epochs": 10, "image_size": 64, "lr": 3e-4, "select_by": "ua",
                          "scaler": "speaker"},
-    "quick, 128 px": {"num_epochs": 15, "image_size": 128, "lr": 3e-4, "select_by": "ua",
+    "quick-128px": {"num_epochs": 15, "image_size": 128, "lr": 3e-4, "select_by": "ua",
                       "scaler": "speaker"},
-    "quick, lr 1e-3": {"num_epochs": 15, "image_size": 64, "lr": 1e-3, "select_by": "ua",
+    "quick-lr1e-3": {"num_epochs": 15, "image_size": 64, "lr": 1e-3, "select_by": "ua",
                        "scaler": "speaker"},
-    "quick, best epoch by WA": {"num_epochs": 15, "image_size": 64, "lr": 3e-4,
+    "quick-select-wa": {"num_epochs": 15, "image_size": 64, "lr": 3e-4,
                                 "select_by": "wa", "scaler": "speaker"},
 }
 BASELINES = ("majority", "acoustic")
