@@ -231,7 +231,8 @@ def train_flags(config: TrainConfig) -> list[str]:
         if value == getattr(default, f.name):
             continue
         if isinstance(value, bool):
-            negative = f.name in ("channels_last", "amp", "resident", "fused")
+            # A switch on (or automatic) by default has a --no- spelling; one off by default not.
+            negative = getattr(default, f.name) is not False
             flags.append(f"--{f.name}" if value else f"--no-{f.name.replace('_', '-')}"
                          if negative else "")
         elif value is not None:

@@ -90,10 +90,7 @@ class Predictor:
         overrides :meth:`scaler_for` (e.g. a speaker's, fitted on all their recordings)."""
         fc = self.features
         segs, frames = self.segments(y)
-        scaler = scaler or self.scaler_for(segs)
-        images = to_images(torch.from_numpy(scaler.transform(segs)).to(self.device),
-                           self.config.image_size)
-        log_probs = torch.log_softmax(self.model(images).float(), dim=1).cpu().numpy()
+        log_probs = self._log_probs(segs, scaler)
         utt = utterance_scores(log_probs, np.array([len(segs)]))[0]
         probs = np.exp(utt - utt.max())
         probs /= probs.sum()
@@ -101,14 +98,23 @@ class Predictor:
         return Prediction(name, self.classes[int(probs.argmax())], probs,
                           np.exp(log_probs), np.array(starts) * fc.hop_length / fc.sample_rate)
 
-    @torch.no_grad()
-    def segment_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
-        """Class probabilities ``(N, K)`` of stored segments ``(N, C, F, T)`` (in dB)."""
+    def _images(self, segments: np.ndarray, scaler: Scaler | None) -> torch.Tensor:
+        """Segments ``(N, C, F, T)`` in dB -> the model's images ``(N, 3, H, W)`` on its
+        device, scaled by ``scaler`` or :meth:`scaler_for`."""
         segments = np.asarray(segments)
         scaler = scaler or self.scaler_for(segments)
-        x = to_images(torch.from_numpy(scaler.transform(segments)).to(self.device),
-                      self.config.image_size)
-        return torch.softmax(self.model(x).float(), dim=1).cpu().numpy()
+        return to_images(torch.from_numpy(scaler.transform(segments)).to(self.device),
+                         self.config.image_size)
+
+    @torch.no_grad()
+    def _log_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
+        """Log class probabilities ``(N, K)`` of segments ``(N, C, F, T)`` in dB."""
+        logits = self.model(self._images(segments, scaler)).float()
+        return torch.log_softmax(logits, dim=1).cpu().numpy()
+
+    def segment_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
+        """Class probabilities ``(N, K)`` of stored segments ``(N, C, F, T)`` (in dB)."""
+        return np.exp(self._log_probs(segments, scaler))
 
     @torch.no_grad()
     def class_maps(self, segments: np.ndarray, classes: np.ndarray,
@@ -121,10 +127,7 @@ class Predictor:
                               "train alexnet_gap")
         if len(segments) != len(classes):
             raise ValueError(f"{len(segments)} segments but {len(classes)} classes")
-        segments = np.asarray(segments)
-        scaler = scaler or self.scaler_for(segments)
-        x = to_images(torch.from_numpy(scaler.transform(segments)).to(self.device),
-                      self.config.image_size)
+        x = self._images(segments, scaler)
         maps = self.model.class_maps(x, before_last_pool=True).float().cpu().numpy()
         return maps[np.arange(len(maps)), np.asarray(classes)]
 
@@ -157,8 +160,8 @@ def accuracy_vs_snr(predictors: Mapping[str, Predictor], table: pd.DataFrame,
             segments = [predictor.segments(y)[0] for y in noisy]
             scaler = predictor.scaler_for(np.concatenate(segments))
             for segs in segments:
-                log_probs = np.log(predictor.segment_probs(segs, scaler) + 1e-12)
-                utt = utterance_scores(log_probs, np.array([len(segs)]))[0]
+                utt = utterance_scores(predictor._log_probs(segs, scaler),
+                                       np.array([len(segs)]))[0]
                 preds.setdefault((name, j), []).append(int(utt.argmax()))
         bar.update(len(signals))
     bar.close()
