@@ -148,74 +148,41 @@ def _run_extract(args: argparse.Namespace) -> None:
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
-    """The options of a training run, shared by ``serlib train`` and ``serlib cv``."""
-    from .config import BASELINES, MODELS, TrainConfig
+    """The options of a training run, shared by ``serlib train`` and ``serlib cv``: one per
+    :class:`~serlib.config.TrainConfig` field, with its default, help and choices."""
+    from dataclasses import fields
 
-    d = TrainConfig()
+    from .config import TrainConfig
+
     p.add_argument("features", type=Path, help="a feature store made by 'serlib extract'")
-    _flag(p, "ser_model", choices=list(MODELS + BASELINES), default=d.ser_model,
-          help="a CNN, or a baseline for 'serlib cv': majority (the training speakers' most "
-               "frequent class) or acoustic (eGeMAPS + logistic regression)")
-    _flag(p, "num_epochs", type=int, default=d.num_epochs)
-    _flag(p, "batch_size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
-    _flag(p, "weight_decay", type=float, default=d.weight_decay, help="AdamW weight decay")
-    p.add_argument("--seed", type=int, default=d.seed)
+    for f in fields(TrainConfig):
+        meta = dict(f.metadata)
+        kwargs = {"default": f.default, "help": meta.pop("help") or None}
+        choices = meta.pop("choices")
+        if f.default is False:
+            kwargs["action"] = "store_true"
+        elif isinstance(f.default, bool) or f.type == "bool | None":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = str if f.default is None else type(f.default)
+            kwargs["choices"] = choices
+        _flag(p, f.name, **kwargs, **meta)
     p.add_argument("--gpu", type=int, choices=[0, 1], default=None,
                    help="the thesis's switch: 0 CPU, 1 GPU (CPU with a warning if none)")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda or mps")
-    p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights")
-    p.add_argument("--weights", default=None, help="a local ImageNet AlexNet weights file")
-    p.add_argument("--mixup", action="store_true")
-    _flag(p, "mixup_mode", choices=["thesis", "classic", "seed"], default=d.mixup_mode,
-          help="thesis: one lambda per sample, max(lambda, 1 - lambda); classic: one per batch "
-               "(seed: an old name of thesis)")
-    _flag(p, "mixup_alpha", type=float, default=d.mixup_alpha)
-    p.add_argument("--oversampling", action="store_true", help="random minority oversampling")
-    _flag(p, "class_weight", choices=["none", "balanced"], default=d.class_weight,
-          help="balanced: weigh each class in the loss by n / (K n_k) of the training set")
-    p.add_argument("--stability", action="store_true", help="stability training")
-    _flag(p, "stability_alpha", type=float, default=d.stability_alpha)
-    _flag(p, "stability_sigma", type=float, default=d.stability_sigma)
-    _flag(p, "stability_source", choices=["auto", "noisy", "gaussian"],
-          default=d.stability_source)
-    p.add_argument("--scaler", choices=["training", "speaker"], default=d.scaler,
-                   help="training: one per-bin scaling fitted on the training speakers (the "
-                        "thesis's); speaker: each speaker scaled by their own recordings")
-    _flag(p, "select_by", choices=["wa", "ua", "last"], default=d.select_by,
-          help="the epoch kept: best validation WA (the thesis's), best validation UA, or the "
-               "last one")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision (default: where the device has it natively)")
-    _flag(p, "channels_last", action=argparse.BooleanOptionalAction, default=d.channels_last)
-    _flag(p, "image_size", type=int, default=d.image_size, help="shorter side of the images")
-    p.add_argument("--resident", action=argparse.BooleanOptionalAction, default=None,
-                   help="keep the uint8 training set on the GPU (default: when it fits)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
-    _flag(p, "fused", action=argparse.BooleanOptionalAction, default=d.fused,
-          help="AdamW's fused kernel (much faster per step; --no-fused: the plain one)")
     _flag(p, "progress", action=argparse.BooleanOptionalAction, default=True,
           help="progress bars (--no-progress for logs: one line per epoch)")
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of parsed ``serlib train``/``serlib cv`` options."""
+    from dataclasses import fields
+
     from .config import TrainConfig
 
     if args.features.is_file():
         raise SerlibError(f"{args.features} is a file, not a serlib feature store (serlib "
                           "never loads pickles); make a store with 'serlib extract'")
-    return TrainConfig(
-        ser_model=args.ser_model, num_epochs=args.num_epochs, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, pretrained=args.pretrained,
-        weights=args.weights, mixup=args.mixup, mixup_mode=args.mixup_mode,
-        mixup_alpha=args.mixup_alpha, oversampling=args.oversampling,
-        class_weight=args.class_weight, stability=args.stability,
-        stability_alpha=args.stability_alpha, stability_sigma=args.stability_sigma,
-        stability_source=args.stability_source, select_by=args.select_by, scaler=args.scaler,
-        device=args.device,
-        amp=args.amp, channels_last=args.channels_last, image_size=args.image_size,
-        resident=args.resident, compile=args.compile, fused=args.fused)
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
 
 
 def train_flags(config: TrainConfig) -> list[str]:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .backbones import BACKBONES, MODELS  # the registry of networks (names only: no torch)
 from .errors import SerlibError
 
 # Built-in noises: coloured noise by spectral decay in dB per octave, and babble.
 COLOURS = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 BUILTIN_NOISES = (*COLOURS, "babble")
-MODELS = ("alexnet", "alexnet_gap")
 #: References trained on the same folds (:mod:`serlib.baselines`): no CNN, no images.
 BASELINES = ("majority", "acoustic")
 
@@ -144,60 +144,87 @@ class FeatureConfig:
         return cls(**data)
 
 
+def _option(default, help: str = "", choices: tuple | None = None, **extra):
+    """A :class:`TrainConfig` field with the command line's help and choices, so that the
+    field, its default, its check and its ``--option`` are written once."""
+    return field(default=default, metadata={"help": help, "choices": choices, **extra})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every setting of a training run, with the thesis's names and defaults."""
+    """Every setting of a training run, with the thesis's names and defaults.
 
-    ser_model: str = "alexnet_gap"
-    num_epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    seed: int = 111
-    pretrained: bool = False
-    weights: str | None = None
-    mixup: bool = False
-    mixup_mode: str = "thesis"      # or "classic"; "seed" is an old name of "thesis"
-    mixup_alpha: float = 0.4
-    oversampling: bool = False
-    class_weight: str = "none"      # or "balanced": each class weighs n / (K n_k) in the loss
-    stability: bool = False
-    stability_alpha: float = 0.1
-    stability_sigma: float = 0.04   # Gaussian noise on the [0, 1]-scaled spectrogram
-    stability_source: str = "auto"  # "noisy" (the store's --mixnoise twins), "gaussian", "auto"
-    select_by: str = "wa"           # "ua", or "last": what picks the epoch that is kept
-    scaler: str = "training"        # or "speaker": each speaker scaled by their own statistics
-    device: str = "auto"
-    amp: bool | None = None         # None: where the device has fast low precision
-    channels_last: bool = True
-    image_size: int = 256
-    resident: bool | None = None    # uint8 training set on the device; None: when it fits
-    compile: bool = False           # torch.compile the model (worth it on a GPU)
-    fused: bool = True              # AdamW's fused kernel: one pass over all parameters
+    Each field is also a ``serlib train``/``serlib cv`` option of the same name
+    (:mod:`serlib.cli` reads the help and choices from the field's metadata).
+    """
+
+    ser_model: str = _option(
+        "alexnet_gap", "a network (BACKBONE, BACKBONE_gap for FCN+GAP, BACKBONE_att for "
+        "attention pooling; backbones: " + ", ".join(BACKBONES) + "), or a baseline for "
+        "'serlib cv': majority (the training speakers' most frequent class) or acoustic "
+        "(eGeMAPS + logistic regression)", MODELS + BASELINES, metavar="MODEL")
+    num_epochs: int = _option(100)
+    batch_size: int = _option(64)
+    lr: float = _option(1e-3, "learning rate")
+    weight_decay: float = _option(1e-2, "AdamW weight decay")
+    seed: int = _option(111)
+    pretrained: bool = _option(False, "start from ImageNet weights")
+    weights: str | None = _option(None, "a local ImageNet weights file of the backbone")
+    mixup: bool = _option(False, "mixup (a batch transform)")
+    mixup_mode: str = _option(
+        "thesis", "thesis: one lambda per sample, max(lambda, 1 - lambda); classic: one per "
+        "batch (seed: an old name of thesis)", ("thesis", "classic", "seed"))
+    mixup_alpha: float = _option(0.4)
+    oversampling: bool = _option(False, "random minority oversampling")
+    class_weight: str = _option(
+        "none", "balanced: weigh each class in the loss by n / (K n_k) of the training set",
+        ("none", "balanced"))
+    stability: bool = _option(False, "stability training")
+    stability_alpha: float = _option(0.1)
+    stability_sigma: float = _option(0.04, "Gaussian noise on the [0, 1]-scaled spectrogram")
+    stability_source: str = _option(
+        "auto", "noisy: the store's --mixnoise twins; gaussian; auto: noisy where the store "
+        "has them", ("auto", "noisy", "gaussian"))
+    specaugment: bool = _option(False, "SpecAugment's frequency and time masks (Park et al., "
+                                       "2019), a batch transform")
+    specaugment_freq_masks: int = _option(2, "SpecAugment: frequency masks per segment")
+    specaugment_freq_width: int = _option(20, "SpecAugment: widest frequency mask, in bins")
+    specaugment_time_masks: int = _option(2, "SpecAugment: time masks per segment")
+    specaugment_time_width: int = _option(40, "SpecAugment: widest time mask, in frames")
+    select_by: str = _option(
+        "wa", "the epoch kept: best validation WA (the thesis's), best validation UA, or the "
+        "last one", ("wa", "ua", "last"))
+    scaler: str = _option(
+        "training", "training: one per-bin scaling fitted on the training speakers (the "
+        "thesis's); speaker: each speaker scaled by their own recordings",
+        ("training", "speaker"))
+    device: str = _option("auto", "auto, cpu, cuda or mps")
+    amp: bool | None = _option(None, "mixed precision (default: where the device has it "
+                                     "natively)")
+    channels_last: bool = _option(True, "channels-last memory format")
+    image_size: int = _option(256, "shorter side of the images")
+    resident: bool | None = _option(None, "keep the uint8 training set on the GPU (default: "
+                                          "when it fits)")
+    compile: bool = _option(False, "torch.compile the model (worth it on a GPU)")
+    fused: bool = _option(True, "AdamW's fused kernel (much faster per step; --no-fused: the "
+                                "plain one)")
 
     def __post_init__(self) -> None:
-        if self.ser_model not in MODELS + BASELINES:
-            raise SerlibError(f"unknown --ser_model {self.ser_model!r}; choose one of "
-                              f"{list(MODELS + BASELINES)}")
+        if self.mixup_mode == "seed":  # the old name, kept so that old commands still run
+            object.__setattr__(self, "mixup_mode", "thesis")
+        for f in fields(self):
+            choices, value = f.metadata.get("choices"), getattr(self, f.name)
+            if choices and value not in choices:
+                raise SerlibError(f"unknown --{f.name} {value!r}; choose one of {list(choices)}")
         for name in ("num_epochs", "batch_size", "image_size"):
             if getattr(self, name) < 1:
                 raise SerlibError(f"--{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("specaugment_freq_masks", "specaugment_freq_width",
+                     "specaugment_time_masks", "specaugment_time_width"):
+            if getattr(self, name) < 0:
+                raise SerlibError(f"--{name} must be 0 or more, not {getattr(self, name)}")
         if self.lr <= 0:
             raise SerlibError(f"--lr must be positive, not {self.lr}")
-        if self.scaler not in ("training", "speaker"):
-            raise SerlibError(f"--scaler must be training or speaker, not {self.scaler!r}")
-        if self.select_by not in ("wa", "ua", "last"):
-            raise SerlibError(f"--select_by must be wa, ua or last, not {self.select_by!r}")
-        if self.mixup_mode == "seed":  # the old name, kept so that old commands still run
-            object.__setattr__(self, "mixup_mode", "thesis")
-        if self.mixup_mode not in ("thesis", "classic"):
-            raise SerlibError(f"--mixup_mode must be thesis or classic, not "
-                              f"{self.mixup_mode!r}")
-        if self.class_weight not in ("none", "balanced"):
-            raise SerlibError(f"--class_weight must be none or balanced, not "
-                              f"{self.class_weight!r}")
-        if self.stability_source not in ("auto", "noisy", "gaussian"):
-            raise SerlibError("--stability_source must be auto, noisy or gaussian")
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:

@@ -117,6 +117,16 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _with_new_defaults(identity: dict) -> dict:
+    """A recorded identity with the training options added since it was written (the
+    batch transforms' options, say) at their defaults, so that a folder written by an
+    older version still resumes."""
+    if "train_config" not in identity:
+        return identity
+    defaults = {k: v for k, v in asdict(TrainConfig()).items() if k not in EXECUTION_ONLY}
+    return {**identity, "train_config": {**defaults, **identity["train_config"]}}
+
+
 def prepare_out(out: Path, identity: dict, label: str,
                 speakers: list[str] | None = None) -> None:
     """Create ``out`` for this run, or check that it holds results of the same run;
@@ -125,7 +135,7 @@ def prepare_out(out: Path, identity: dict, label: str,
     path = out / CONFIG_FILE
     if path.exists():
         recorded = json.loads(path.read_text())
-        if recorded.get("identity") != identity:
+        if _with_new_defaults(recorded.get("identity", {})) != identity:
             diff = sorted(k for k in identity if recorded.get("identity", {}).get(k)
                           != identity[k])
             raise SerlibError(f"{out} holds cross-validation results of another configuration "
@@ -138,7 +148,8 @@ def prepare_out(out: Path, identity: dict, label: str,
 
 def run_label(config: TrainConfig) -> str:
     """A short name for a run: the model and its enhancements, e.g. ``alexnet+stability``."""
-    extras = [name for name in ("mixup", "oversampling", "stability") if getattr(config, name)]
+    extras = [name for name in ("mixup", "oversampling", "stability", "specaugment")
+              if getattr(config, name)]
     return "+".join([config.ser_model, *extras])
 
 

@@ -228,9 +228,13 @@ def panels_figure(arrays: Sequence[np.ndarray], titles: Sequence[str], title: st
 
 
 def cam_figure(spectrograms: np.ndarray, maps: np.ndarray, titles: Sequence[str],
-               config, map_titles: Sequence[str] | None = None) -> Figure:
+               config, map_titles: Sequence[str] | None = None, *,
+               label: str = "class score (logit contribution)",
+               title: str = "Where the FCN+GAP model finds evidence for a class (each map on "
+                            "its own scale)") -> Figure:
     """Spectrograms ``(N, F, T)`` above the same with class activation maps ``(N, h, w)``
-    (upsampled, image rows top-down as the model saw them) drawn over them.
+    (upsampled, image rows top-down as the model saw them) drawn over them; ``label`` and
+    ``title`` name other maps (the attention FCN's weights).
 
     Each map has its own colour scale and colour bar: maps of different utterances
     differ in range, and on one shared scale the weaker ones would look blank.
@@ -248,9 +252,8 @@ def cam_figure(spectrograms: np.ndarray, maps: np.ndarray, titles: Sequence[str]
         im = axes[1, k].imshow(maps[k], origin="upper", aspect="auto", extent=extent,
                                cmap="viridis", alpha=0.55, interpolation="bilinear",
                                vmin=float(np.min(maps[k])), vmax=float(np.max(maps[k])))
-        fig.colorbar(im, ax=axes[1, k], label="class score (logit contribution)", shrink=0.8)
-    fig.suptitle("Where the FCN+GAP model finds evidence for a class (each map on its own "
-                 "scale)")
+        fig.colorbar(im, ax=axes[1, k], label=label, shrink=0.8)
+    fig.suptitle(title)
     return fig
 
 

@@ -124,12 +124,24 @@ class Predictor:
         highest frequency)."""
         if not hasattr(self.model, "class_maps"):
             raise SerlibError(f"{self.config.ser_model} has no class activation maps; "
-                              "train alexnet_gap")
+                              "train an FCN+GAP model such as alexnet_gap")
         if len(segments) != len(classes):
             raise ValueError(f"{len(segments)} segments but {len(classes)} classes")
         x = self._images(segments, scaler)
         maps = self.model.class_maps(x, before_last_pool=True).float().cpu().numpy()
         return maps[np.arange(len(maps)), np.asarray(classes)]
+
+
+    @torch.no_grad()
+    def attention_maps(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
+        """The attention FCN's weights ``(N, h, w)`` over the time-frequency cells of segments
+        ``(N, C, F, T)`` (in dB, as stored), each map summing to 1, in image orientation
+        (row 0 = the highest frequency)."""
+        if not hasattr(self.model, "attention_maps"):
+            raise SerlibError(f"{self.config.ser_model} has no attention maps; train a "
+                              "BACKBONE_att model such as alexnet_att")
+        x = self._images(segments, scaler)
+        return self.model.attention_maps(x).float().cpu().numpy()
 
 
 def accuracy_vs_snr(predictors: Mapping[str, Predictor], table: pd.DataFrame,

@@ -24,17 +24,11 @@ from tqdm.auto import tqdm
 from .config import BASELINES, TrainConfig
 from .errors import SerlibError
 from .images import Scaler, fit_scaler, fit_speaker_scaler, to_images
-from .losses import (
-    class_weights,
-    mix_like,
-    mixup,
-    oversample,
-    soft_cross_entropy,
-    stability_kl,
-)
+from .losses import class_weights, oversample, soft_cross_entropy, stability_kl
 from .metrics import Evaluation, evaluate_utterances
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, has_batch_norm
 from .store import FeatureStore
+from .transforms import RandomState, TrainBatch, make_transforms, one_hot
 
 #: Progress bars show the running loss every this many batches (each read waits for the GPU).
 POSTFIX_EVERY = 10
@@ -231,6 +225,127 @@ def check_speakers(store: FeatureStore, val_ids: str | Sequence[str] | None,
     return train
 
 
+@dataclass
+class Network:
+    """A fold's model with everything a step needs: how segments become images on the
+    device, the forward pass (autocast where asked), the optimizer, and the loss's class
+    weights ``(K,)`` (None: unweighted)."""
+
+    model: torch.nn.Module
+    num_classes: int
+    net: torch.nn.Module            # the model, or its torch.compile'd wrapper
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    config: TrainConfig
+    low_precision: torch.dtype | None = None
+    amp_scaler: torch.amp.GradScaler | None = None
+    class_weights: torch.Tensor | None = None
+
+    def images(self, segments: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 (or [0, 255] float) segments ``(B, C, F, T)`` -> images ``(B, 3, H, W)``."""
+        x = segments if isinstance(segments, torch.Tensor) else \
+            torch.from_numpy(segments).to(self.device)
+        memory_format = torch.channels_last if self.config.channels_last else \
+            torch.contiguous_format
+        return to_images(x, self.config.image_size).contiguous(memory_format=memory_format)
+
+    def to_images(self, batch: TrainBatch) -> None:
+        """Turn a batch (and its twin) from segments into images, in place."""
+        batch.x = self.images(batch.x)
+        if batch.twin is not None:
+            batch.twin = self.images(batch.twin)
+        batch.stage = "images"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, 3, H, W)`` -> logits ``(B, K)``."""
+        with torch.autocast(self.device.type, dtype=self.low_precision or torch.float32,
+                            enabled=self.low_precision is not None):
+            return self.net(x)
+
+
+def make_network(config: TrainConfig, num_classes: int, device: torch.device,
+                 class_weights: torch.Tensor | None = None) -> Network:
+    """Build the model, put it on ``device`` and give it an AdamW optimizer."""
+    model = build_model(config.ser_model, num_classes, in_channels=3,
+                        pretrained=config.pretrained, weights=config.weights).to(device)
+    model = model.to(memory_format=torch.channels_last if config.channels_last
+                     else torch.contiguous_format)
+    net = torch.compile(model) if config.compile else model  # shares model's parameters
+    # The fused kernel updates every parameter in one pass instead of a chain of tensor ops:
+    # for AlexNet's 57 M parameters on a 2-core CPU, a step takes about 0.09 s instead of 0.7.
+    fused = config.fused and device.type in ("cpu", "cuda")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay, fused=fused or None)
+    low_precision = amp_dtype(device, config.amp)
+    amp_scaler = torch.amp.GradScaler("cuda") if low_precision == torch.float16 else None
+    return Network(model, num_classes, net, optimizer, device, config, low_precision,
+                   amp_scaler, class_weights)
+
+
+def train_step(network: Network, batch: TrainBatch) -> torch.Tensor:
+    """One optimizer step on a batch of images; returns the batch's loss (on the device):
+    cross-entropy against the (soft) targets, plus the stability term where a twin is
+    given."""
+    logits = network.forward(batch.x)
+    loss = soft_cross_entropy(logits, batch.targets, network.class_weights)
+    if batch.twin is not None:
+        loss = loss + network.config.stability_alpha * stability_kl(
+            logits, network.forward(batch.twin))
+    network.optimizer.zero_grad(set_to_none=True)
+    if network.amp_scaler is not None:
+        network.amp_scaler.scale(loss).backward()
+        network.amp_scaler.step(network.optimizer)
+        network.amp_scaler.update()
+    else:
+        loss.backward()
+        network.optimizer.step()
+    return loss.detach()
+
+
+def epoch_batches(order: np.ndarray, batch_size: int, rng: np.random.Generator,
+                  min_batch: int = 1) -> list[np.ndarray]:
+    """One epoch's batches of segment indices, shuffled; a last batch smaller than
+    ``min_batch`` joins the one before (BatchNorm cannot train on a batch of one)."""
+    perm = order[rng.permutation(len(order))]
+    batches = [np.sort(perm[start:start + batch_size])
+               for start in range(0, len(perm), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) < min_batch:
+        batches[-2] = np.sort(np.concatenate(batches[-2:]))
+        batches.pop()
+    return batches
+
+
+def train_one_epoch(network: Network, batches: Batches, order: np.ndarray, transforms: list,
+                    state: RandomState, num_copies: int, epoch: int,
+                    progress: bool = True) -> float:
+    """Train on every segment of ``order`` once (in shuffled batches, through the batch
+    transforms); returns the mean training loss."""
+    config, num_classes = network.config, network.num_classes
+    network.model.train()
+    min_batch = 2 if has_batch_norm(network.model) else 1
+    batches.start_epoch(epoch_batches(order, config.batch_size, state.rng, min_batch))
+    # The running loss stays on the device: reading it every batch would make the host
+    # wait for the GPU each time; the progress bar reads it every POSTFIX_EVERY batches.
+    total, seen = torch.zeros((), device=network.device), 0
+    bar = tqdm(range(len(batches)), desc=f"epoch {epoch}", leave=False, unit="batch",
+               disable=not progress)
+    for k in bar:
+        x, y = batches.get(k)
+        batch = TrainBatch(x, y, one_hot(y, num_classes),
+                           noisy=lambda copy, k=k: batches.noisy(copy, k))
+        for transform in transforms:
+            if transform.stage == "images" and batch.stage == "segments":
+                network.to_images(batch)
+            batch = transform(batch, num_copies)
+        if batch.stage == "segments":
+            network.to_images(batch)
+        total += train_step(network, batch).float() * len(y)
+        seen += len(y)
+        if progress and k % POSTFIX_EVERY == 0:
+            bar.set_postfix(loss=f"{float(total) / seen:.4f}")
+    return float(total) / seen
+
+
 def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[str] | None,
                test_id: str | Sequence[str], *, gpu: int | None = None, progress: bool = True,
                log=print) -> FoldResult:
@@ -243,9 +358,8 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
     val_ids, test_ids = _ids(val_id), _ids(test_id)
     train_ids = check_speakers(store, val_ids, test_ids)
     device = resolve_device(config.device, gpu)
-    low_precision = amp_dtype(device, config.amp)
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    state = RandomState.from_seed(config.seed)
     source = config.stability_source
     if source == "auto":
         source = "noisy" if store.noisy else "gaussian"
@@ -255,90 +369,28 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
     use_twins = config.stability and source == "noisy"
     train, val, test, scaler = make_splits(store, train_ids, val_ids, test_ids, use_twins,
                                            by_speaker=config.scaler == "speaker")
-    order = oversample(train.seg_labels, rng) if config.oversampling \
+    order = oversample(train.seg_labels, state.rng) if config.oversampling \
         else np.arange(len(train.x))
     num_classes = len(store.classes)
     weights = torch.from_numpy(class_weights(train.seg_labels[order], num_classes)).to(device) \
         if config.class_weight == "balanced" else None
-    model = build_model(config.ser_model, num_classes, in_channels=3,
-                        pretrained=config.pretrained, weights=config.weights).to(device)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    net = torch.compile(model) if config.compile else model  # shares model's parameters
-    # The fused kernel updates every parameter in one pass instead of a chain of tensor ops:
-    # for AlexNet's 57 M parameters on a 2-core CPU, a step takes about 0.09 s instead of 0.7.
-    fused = config.fused and device.type in ("cpu", "cuda")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay, fused=fused or None)
-    scaler_amp = torch.amp.GradScaler("cuda") if low_precision == torch.float16 else None
-    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+    network = make_network(config, num_classes, device, weights)
+    transforms = make_transforms(config, state, source)
+    num_copies = train.noisy.shape[0] if train.noisy is not None else 0
 
     nbytes = train.x.nbytes + (train.noisy.nbytes if train.noisy is not None else 0)
     batches = Batches(train, device, keep_resident(device, nbytes, config.resident))
-
-    def images(batch: np.ndarray | torch.Tensor, noise: float = 0.0) -> torch.Tensor:
-        x = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(batch).to(device)
-        if noise:
-            x = x.float() + torch.randn(x.shape, generator=gen).to(device) * (noise * 255)
-            x = x.clamp_(0, 255)
-        return to_images(x, config.image_size).contiguous(memory_format=memory_format)
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device.type, dtype=low_precision or torch.float32,
-                            enabled=low_precision is not None):
-            return net(x)
-
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_wa": [],
                                        "val_ua": []}
     best = (-1.0, 0, None, None)
     for epoch in range(1, config.num_epochs + 1):
-        model.train()
-        perm = order[rng.permutation(len(order))]
-        # The running loss stays on the device: reading it every batch would make the host
-        # wait for the GPU each time; the progress bar reads it every POSTFIX_EVERY batches.
-        total, seen = torch.zeros((), device=device), 0
-        batches.start_epoch([np.sort(perm[start:start + config.batch_size])
-                             for start in range(0, len(perm), config.batch_size)])
-        bar = tqdm(range(len(batches)), desc=f"epoch {epoch}", leave=False,
-                   unit="batch", disable=not progress)
-        for k in bar:
-            x_u8, y = batches.get(k)
-            x = images(x_u8)
-            twin = None
-            if config.stability:
-                if use_twins:
-                    pick = rng.integers(train.noisy.shape[0], size=len(y))
-                    twin = images(batches.noisy(pick, k))
-                else:
-                    twin = images(x_u8, noise=config.stability_sigma)
-            if config.mixup:
-                x, targets, lam, mix_perm = mixup(x, y, num_classes, config.mixup_alpha,
-                                                  config.mixup_mode, rng)
-                if twin is not None:
-                    twin = mix_like(twin, lam, mix_perm)
-            else:
-                targets = F.one_hot(y, num_classes).float()
-            logits = forward(x)
-            loss = soft_cross_entropy(logits, targets, weights)
-            if twin is not None:
-                loss = loss + config.stability_alpha * stability_kl(logits, forward(twin))
-            optimizer.zero_grad(set_to_none=True)
-            if scaler_amp is not None:
-                scaler_amp.scale(loss).backward()
-                scaler_amp.step(optimizer)
-                scaler_amp.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            total += loss.detach().float() * len(y)
-            seen += len(y)
-            if progress and k % POSTFIX_EVERY == 0:
-                bar.set_postfix(loss=f"{float(total) / seen:.4f}")
-        train_loss = float(total) / seen
+        train_loss = train_one_epoch(network, batches, order, transforms, state, num_copies,
+                                     epoch, progress)
         history["train_loss"].append(train_loss)
         line = f"epoch {epoch:3d}/{config.num_epochs}: train loss {train_loss:.4f}"
         if val is not None:
-            ev = evaluate(model, val, num_classes, images, forward, config.batch_size)
+            ev = evaluate(network.model, val, num_classes, network.images, network.forward,
+                          config.batch_size)
             for key, value in (("val_loss", ev.loss), ("val_wa", ev.wa), ("val_ua", ev.ua)):
                 history[key].append(value)
             line += f"  val loss {ev.loss:.4f}  val WA {ev.wa:.3f}  UA {ev.ua:.3f}"
@@ -347,23 +399,26 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
             ev, score = None, float(epoch)
         log(line)
         if score > best[0]:
-            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            best = (score, epoch, state, ev)
-    _, best_epoch, state, val_ev = best
-    model.load_state_dict(state)
-    test_ev = evaluate(model, test, num_classes, images, forward, config.batch_size)
+            state_dict = {k: v.detach().to("cpu", copy=True)
+                          for k, v in network.model.state_dict().items()}
+            best = (score, epoch, state_dict, ev)
+    _, best_epoch, state_dict, val_ev = best
+    network.model.load_state_dict(state_dict)
+    test_ev = evaluate(network.model, test, num_classes, network.images, network.forward,
+                       config.batch_size)
     val_text = f"val WA {val_ev.wa:.3f} UA {val_ev.ua:.3f}; " if val_ev else ""
     log(f"best epoch {best_epoch}: {val_text}test ({', '.join(test_ids)}) "
         f"WA {test_ev.wa:.3f} UA {test_ev.ua:.3f}")
-    return FoldResult(state, config, store.config.to_dict(), store.classes, scaler, val_ids,
-                      test_ids, best_epoch, val_ev, test_ev, count_parameters(model), history,
-                      nbytes)
+    return FoldResult(state_dict, config, store.config.to_dict(), store.classes, scaler,
+                      val_ids, test_ids, best_epoch, val_ev, test_ev,
+                      count_parameters(network.model), history, nbytes)
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, split: Split, num_classes: int, images, forward,
              batch_size: int) -> Evaluation:
-    """Segment log-probabilities in batches, then utterance-level WA, UA and confusion."""
+    """Segment log-probabilities in batches (never augmented), then utterance-level WA, UA
+    and confusion."""
     model.eval()
     outs = []
     for start in range(0, len(split.x), batch_size):
