@@ -255,6 +255,28 @@ def _run_cv(args: argparse.Namespace) -> None:
     print(f"fold results in {args.out}; make the report with: serlib report {args.out}")
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="test trained checkpoints on every speaker of another "
+                                        "store (cross-corpus)")
+    p.add_argument("features", type=Path, help="the store to test on ('serlib extract')")
+    p.add_argument("--checkpoint", type=Path, nargs="+", required=True,
+                   help="LABEL.pth files, or 'serlib cv --keep-checkpoints' folders")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for the fold results ('serlib report' reads it)")
+    p.add_argument("--label", default=None, help="the run's name in reports")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> None:
+    from .crosscorpus import run_evaluate
+    from .features import load_features
+
+    store = load_features(args.features)
+    run_evaluate(args.checkpoint, store, args.out, label=args.label, device=args.device)
+    print(f"fold results in {args.out}; make the report with: serlib report {args.out}")
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="tables and figures of cross-validation folders")
     p.add_argument("folders", type=Path, nargs="+", help="'serlib cv' output folders")
@@ -335,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="serlib", description="Speech emotion recognition with pre-trained image classifiers")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_synth, _add_index, _add_download, _add_extract, _add_train, _add_predict,
-                _add_cv, _add_report, _add_demo):
+                _add_cv, _add_evaluate, _add_report, _add_demo):
         add(sub)
     return parser
 
