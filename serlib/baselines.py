@@ -27,6 +27,7 @@ import numpy as np
 
 from .config import BASELINES, TrainConfig
 from .errors import SerlibError
+from .files import atomic_path
 from .metrics import Evaluation, evaluate_utterances
 from .store import FeatureStore
 
@@ -66,9 +67,8 @@ def egemaps(store: FeatureStore, *, jobs: int | None = None) -> np.ndarray:
     table = _smile(jobs).process_files([str(p) for p in paths])
     values = table.to_numpy(np.float32)
     try:  # the store may be read-only: the cache is a convenience, not a need
-        tmp = cache.with_name(f".{CACHE}.tmp.npy")
-        np.save(tmp, values)
-        os.replace(tmp, cache)
+        with atomic_path(cache, ".tmp.npy") as tmp:
+            np.save(tmp, values)
         (store.path / "egemaps.json").write_text(json.dumps(
             {"feature_set": FEATURE_SET, "columns": list(table.columns)}, indent=1))
     except OSError:

@@ -61,9 +61,31 @@ class NoiseConfig:
             raise SerlibError(f"SNR range {self.snr_db} is empty: give low,high")
 
 
-#: Feature label -> number of channels.
-FEATURE_TYPES: dict[str, int] = {"logspec": 1, "logmelspec": 1, "logmeldeltaspec": 3,
-                                 "lognrevspec": 3, "logdeltaspec": 3}
+@dataclass(frozen=True)
+class FeatureType:
+    """What a feature type is made of: ``mel`` bands (``nmel``) or linear bins (``nfreq``);
+    ``deltas``: channels 2 and 3 are the delta and delta-delta of channel 1; ``perturbed``:
+    channels 2 and 3 are the spectrograms of a noisy and a reverberant copy
+    (:func:`serlib.features.compute_features`)."""
+
+    mel: bool = False
+    deltas: bool = False
+    perturbed: bool = False
+
+    @property
+    def channels(self) -> int:
+        """C, the number of channels of a segment."""
+        return 3 if self.deltas or self.perturbed else 1
+
+
+#: The feature registry: the thesis's five types by name.
+FEATURE_TYPES: dict[str, FeatureType] = {
+    "logspec": FeatureType(),
+    "logmelspec": FeatureType(mel=True),
+    "logmeldeltaspec": FeatureType(mel=True, deltas=True),
+    "lognrevspec": FeatureType(perturbed=True),
+    "logdeltaspec": FeatureType(deltas=True),
+}
 
 
 @dataclass(frozen=True)
@@ -110,19 +132,19 @@ class FeatureConfig:
     @property
     def channels(self) -> int:
         """C, the number of channels of a segment."""
-        return FEATURE_TYPES[self.features]
+        return FEATURE_TYPES[self.features].channels
 
     @property
     def freq_bins(self) -> int:
         """F, the number of frequency (or mel) bins of a segment."""
-        return self.nmel if "mel" in self.features else self.nfreq
+        return self.nmel if FEATURE_TYPES[self.features].mel else self.nfreq
 
     def pad_values(self) -> np.ndarray:
         """The padding value of each channel ``(C,)``: the floor for dB, 0 for deltas."""
         if self.pad == "zero":
             return np.zeros(self.channels, dtype=np.float32)
         floor = -float(self.top_db)
-        if "delta" in self.features:
+        if FEATURE_TYPES[self.features].deltas:
             return np.array([floor, 0.0, 0.0], dtype=np.float32)
         return np.full(self.channels, floor, dtype=np.float32)
 

@@ -62,10 +62,11 @@ def compute_features(y: np.ndarray, config: FeatureConfig,
                      perturber: Perturber | None = None) -> np.ndarray:
     """The feature of a waveform ``(S,)`` at ``config.sample_rate``: ``(C, F, T)`` float32.
 
-    ``lognrevspec`` draws its noise and room from ``rng`` with ``perturber``.
+    A ``perturbed`` type (``lognrevspec``) draws its noise and room from ``rng`` with
+    ``perturber``.
     """
-    kind = config.features
-    if kind == "lognrevspec":
+    kind = FEATURE_TYPES[config.features]
+    if kind.perturbed:
         rng = rng if rng is not None else np.random.default_rng(config.seed)
         perturber = perturber or Perturber(config.noise, config.sample_rate, config.seed)
         versions = [y, perturber.noisy(y, rng, "white", config.nrev_snr_db),
@@ -73,10 +74,10 @@ def compute_features(y: np.ndarray, config: FeatureConfig,
         out = np.stack([log_spectrogram(power_spectrogram(v, config, config.nfreq), config)
                         for v in versions])
     else:
-        power = power_spectrogram(y, config, None if "mel" in kind else config.nfreq)
-        base = log_mel_spectrogram(power, config) if "mel" in kind else \
+        power = power_spectrogram(y, config, None if kind.mel else config.nfreq)
+        base = log_mel_spectrogram(power, config) if kind.mel else \
             log_spectrogram(power, config)
-        out = with_deltas(base, config) if "delta" in kind else base[None]
+        out = with_deltas(base, config) if kind.deltas else base[None]
     return out.astype(np.float32)
 
 

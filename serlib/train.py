@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .config import BASELINES, TrainConfig
 from .errors import SerlibError
+from .files import atomic_path
 from .images import Scaler, fit_scaler, fit_speaker_scaler, to_images
 from .losses import class_weights, oversample, soft_cross_entropy, stability_kl
 from .metrics import Evaluation, evaluate_utterances
@@ -434,10 +435,8 @@ def save_checkpoint(result: FoldResult, path: str | os.PathLike) -> Path:
     """``LABEL.pth`` as the thesis's code wrote it (the best model's state dict), plus everything
     :mod:`serlib.predict` needs; only tensors and plain data, for ``weights_only=True``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(checkpoint_payload(result), tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint_payload(result), tmp)
     return path
 
 
