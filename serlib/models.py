@@ -39,7 +39,10 @@ def weights_cache_path(backbone: str = "alexnet") -> Path:
 
 
 def _state_keys(backbone: str) -> set[str]:
-    with torch.device("meta"):  # the names only: no memory, no initialisation cost
+    try:
+        with torch.device("meta"):  # the names only: no memory, no initialisation cost
+            return set(tvm.get_model(backbone).state_dict())
+    except NotImplementedError:  # a model whose initialisation copies data (RegNet)
         return set(tvm.get_model(backbone).state_dict())
 
 
