@@ -51,6 +51,7 @@ BACKBONES: dict[str, Backbone] = {b.name: b for b in [
     Backbone("efficientnet_b0", "classifier.1", "features", 1280, params=4_012_672),
     Backbone("mobilenet_v3_large", "classifier.3", "features", 960, params=4_207_156),
     Backbone("convnext_tiny", "classifier.2", "features", 768, params=27_823_204),
+    Backbone("regnet_y_400mf", "fc", "", 440, params=3_904_908),
 ]}
 
 #: Every ``--ser_model`` that is a network, e.g. ``alexnet``, ``alexnet_gap``, ``resnet18_att``.
