@@ -18,9 +18,41 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 
+def _corpora() -> dict:
+    """The registry of corpora (:data:`serlib.corpora.registry.CORPORA`): the choices."""
+    from .corpora.registry import CORPORA
+
+    return CORPORA
+
+
+def _corpus_options(p: argparse.ArgumentParser) -> None:
+    """``--corpus``, ``--root``, ``--preset`` and the corpora's own options (index, extract)."""
+    corpora = _corpora()
+    p.add_argument("--corpus", choices=list(corpora), required=True)
+    p.add_argument("--root", type=Path, required=True, help="the corpus's root folder")
+    defaults = ", ".join(f"{s.default_preset} ({n})" for n, s in corpora.items()
+                         if s.default_preset)
+    p.add_argument("--preset", default=None,
+                   help=f"a preset (defaults: {defaults}; others: full-4, emodb-4, ravdess-7, "
+                        "...-4) or a mapping such as 'ang=anger,exc=happiness'")
+    _flag(p, "speaker_ids", choices=["thesis", "native"], default=None,
+          help="emoDB: thesis (1M..5F, the default, for 5fold/10fold/loso) or native (03..16)")
+    p.add_argument("--labels", type=Path, default=None,
+                   help="folder: the labels CSV (default: ROOT/labels.csv, else one "
+                        "sub-folder per label)")
+
+
+def _corpus_kwargs(args: argparse.Namespace) -> dict:
+    """The corpus's own options that were given, for ``index_corpus``."""
+    return {k: v for k, v in (("speaker_ids", args.speaker_ids), ("labels", args.labels))
+            if v is not None}
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("synth", help="write a synthetic corpus in the layout of IEMOCAP or emoDB")
-    p.add_argument("--layout", choices=["iemocap", "emodb"], default="iemocap")
+    layouts = [n for n, s in _corpora().items() if s.synth is not None]
+    p = sub.add_parser("synth", help="write a synthetic corpus in the layout of a corpus "
+                                     f"({', '.join(layouts)})")
+    p.add_argument("--layout", choices=layouts, default="iemocap")
     p.add_argument("--out", type=Path, required=True, help="folder to write the corpus into")
     p.add_argument("--utterances", type=int, default=1000, help="number of utterances")
     p.add_argument("--seed", type=int, default=0)
@@ -37,11 +69,7 @@ def _run_synth(args: argparse.Namespace) -> None:
 
 def _add_index(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("index", help="write the utterance table of a corpus")
-    p.add_argument("--corpus", choices=["iemocap", "emodb"], required=True)
-    p.add_argument("--root", type=Path, required=True, help="the corpus's root folder")
-    p.add_argument("--preset", default=None,
-                   help="improvised-4 (IEMOCAP default), full-4, emodb-7 (emoDB default), "
-                        "emodb-4, or a mapping such as 'ang=anger,exc=happiness'")
+    _corpus_options(p)
     p.add_argument("--improvised-only", "--improvised_only", action="store_true", default=None,
                    help="IEMOCAP: keep improvised dialogs only")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
@@ -52,7 +80,7 @@ def _run_index(args: argparse.Namespace) -> None:
     from .corpora import index_corpus
 
     index = index_corpus(args.corpus, args.root, args.preset,
-                         improvised_only=args.improvised_only)
+                         improvised_only=args.improvised_only, **_corpus_kwargs(args))
     path = index.to_csv(args.out)
     print(index.summary())
     print(f"table written to {path}")
@@ -85,9 +113,7 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
 
     d = FeatureConfig()
     p = sub.add_parser("extract", help="extract segmented spectrogram features into a store")
-    p.add_argument("--corpus", choices=["iemocap", "emodb"], required=True)
-    p.add_argument("--root", type=Path, required=True, help="the corpus's root folder")
-    p.add_argument("--preset", default=None, help="label preset (see 'serlib index')")
+    _corpus_options(p)
     _flag(p, "improvised_only", action="store_true", default=None)
     p.add_argument("--features", choices=list(FEATURE_TYPES), default=d.features)
     _flag(p, "segment_size", type=int, default=d.segment_size, help="frames per segment")
@@ -140,7 +166,7 @@ def _run_extract(args: argparse.Namespace) -> None:
         noise=NoiseConfig(args.noise, (lo, hi), args.reverb, args.reverb_p))
     config.noise.check()  # argument errors first, before a long scan of the corpus
     index = index_corpus(args.corpus, args.root, args.preset,
-                         improvised_only=args.improvised_only)
+                         improvised_only=args.improvised_only, **_corpus_kwargs(args))
     for problem in index.problems:
         print(f"left out: {problem}")
     out = extract_features(index, config, args.out, jobs=args.jobs)
@@ -232,9 +258,13 @@ def _run_train(args: argparse.Namespace) -> None:
 def _add_cv(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cv", help="speaker-independent cross-validation (resumable)")
     _train_options(p)
-    p.add_argument("--protocol", choices=["5fold", "10fold", "loso"], default="5fold")
+    from .cv import PROTOCOLS
+
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default="5fold",
+                   help="; ".join(f"{n}: {v.description}" for n, v in PROTOCOLS.items()))
     p.add_argument("--repeats", type=int, default=1, help="repeat with seeds seed, seed+1, ...")
-    p.add_argument("--folds", default=None, help="only these folds, e.g. 1M,2F (or S1 for loso)")
+    p.add_argument("--folds", default=None,
+                   help="only these folds, e.g. 1M,2F (S1 for loso, k1 for kfold)")
     _flag(p, "loso_val", action="store_true", help="loso: validate on the next session")
     _flag(p, "keep_checkpoints", action="store_true", help="also save each fold's model")
     p.add_argument("--label", default=None, help="the run's name in reports")

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .config import FeatureConfig, TrainConfig
-from .corpora import ENV_VARS, CorpusIndex, corpus_from_environment, index_corpus, synthesize
+from .corpora import CorpusIndex, corpus_from_environment, index_corpus, synthesize
+from .corpora.registry import CORPORA as REGISTRY
 from .errors import SerlibError
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 #: Where the course is published; the notebooks' Colab badges and install cells point here.
 REPOSITORY = "https://github.com/serlib-course/serlib"
-CORPORA = ("synthetic", "iemocap", "emodb")
+#: ``synthetic`` (IEMOCAP's layout, generated), then every corpus of the registry.
+CORPORA = ("synthetic", *REGISTRY)
 PACKAGES = ("serlib", "torch", "torchvision", "librosa", "numpy", "pandas", "scikit-learn",
             "matplotlib", "seaborn", "ipywidgets", "audiomentations", "pyroomacoustics")
 
@@ -50,8 +52,9 @@ def data_dir() -> Path:
 class Course:
     """The corpus every notebook uses, and where the course keeps what it makes.
 
-    ``corpus`` is ``synthetic`` (IEMOCAP's layout, generated), ``iemocap`` or
-    ``emodb``; ``root`` is the corpus folder; ``data`` the project's data folder.
+    ``corpus`` is ``synthetic`` (IEMOCAP's layout, generated) or a corpus of the
+    registry (``iemocap``, ``emodb``, ``ravdess``, ``cremad``, ``tess``, ``folder``);
+    ``root`` is the corpus folder; ``data`` the project's data folder.
     """
 
     corpus: str
@@ -62,7 +65,7 @@ class Course:
 
     @property
     def layout(self) -> str:
-        """How the folder is indexed: ``iemocap`` or ``emodb``."""
+        """How the folder is indexed: a corpus of the registry (``iemocap`` for synthetic)."""
         return "iemocap" if self.corpus == "synthetic" else self.corpus
 
     @property
@@ -84,8 +87,16 @@ class Course:
     @property
     def fold(self) -> tuple[str, str]:
         """The one fold the single-fold notebooks train: the thesis's example, validation 1F and
-        test 1M."""
-        return "1F", "1M"
+        test 1M; on a corpus with other speaker ids, the first fold of ``loso-speaker``."""
+        if REGISTRY[self.layout].speaker_scheme == "sessions":
+            return "1F", "1M"
+        from .cv import make_folds
+
+        table = self.index().table
+        info = {str(spk): {"gender": rows["gender"].iloc[0], "session": None}
+                for spk, rows in table.groupby("speaker")}
+        first = make_folds("loso-speaker", list(info), speaker_info=info)[0]
+        return (first.val_ids or first.test_ids)[0], first.test_ids[0]
 
     def describe(self) -> str:
         """One line: which corpus, where, and which settings the notebooks will use."""
@@ -155,7 +166,8 @@ def use(corpus: str = "auto", root: str | os.PathLike | None = None, *, utteranc
         seed: int = 0, progress: bool = True) -> Course:
     """Choose the course's corpus and remember it.
 
-    ``auto`` takes ``IEMOCAP_DIR`` or ``EMODB_DIR`` from the environment when set,
+    ``auto`` takes the first corpus whose variable is set (``IEMOCAP_DIR``,
+    ``EMODB_DIR``, ``RAVDESS_DIR``, ``CREMAD_DIR``, ``TESS_DIR``, ``SERLIB_FOLDER_DIR``),
     else the synthetic corpus, which is generated into ``data/synth-iemocap`` on
     first use (the corpus ``make demo`` uses).
     """
@@ -169,7 +181,7 @@ def use(corpus: str = "auto", root: str | os.PathLike | None = None, *, utteranc
         root = synthesize(Path(root or data / "synth-iemocap"), "iemocap", utterances, seed,
                           progress=progress)
     elif root is None:
-        raise SerlibError(f"give the folder of {corpus} (or set {ENV_VARS[corpus]})")
+        raise SerlibError(f"give the folder of {corpus} (or set {REGISTRY[corpus].env_var})")
     course = Course(corpus, Path(root), data, utterances, seed)
     course.index()  # a wrong folder is explained now, not three notebooks later
     course.save()

@@ -1,7 +1,8 @@
 """Speaker-independent cross-validation: protocols, and a runner that resumes.
 
-Protocols, from the speakers present in the feature store (IEMOCAP's and
-emoDB's mapped ids, ``1F`` .. ``5M``):
+:data:`PROTOCOLS` maps a name to its fold maker. The thesis's three need
+IEMOCAP-style speaker ids ``<session><gender>`` (IEMOCAP's ``1F`` .. ``5M``,
+and emoDB's under the thesis's mapping):
 
 - ``5fold`` (the thesis's): test speakers 1M, 2F, 3M, 4F, 5F; validation is the
   other speaker of the same session.
@@ -12,7 +13,25 @@ emoDB's mapped ids, ``1F`` .. ``5M``):
 
 When a fold's validation partner is missing from the store, the first other
 speaker (in sorted order) validates; a fold whose test speakers are all
-missing is dropped.
+missing is dropped. On other speaker ids (RAVDESS's ``01`` .. ``24``, CREMA-D's,
+TESS's, your own) they raise an error that points to the two that work on any
+corpus, using each speaker's gender where the store records it
+(``speaker_info`` in its ``meta.json``):
+
+- ``kfold``: speaker k-fold, k = 5 (fewer when there are fewer speakers).
+  Speakers are sorted within each gender (F, then M, then unknown; numbers in
+  ids compare as numbers) and dealt round-robin onto the folds, so that each
+  fold has as even a share of each gender as the counts allow. Folds are named
+  ``k1`` .. ``k5``. Validation is one training speaker: the first, in dealing
+  order, of the next folds with the gender of the fold's first test speaker
+  (any gender if none has it).
+- ``loso-speaker``: leave one speaker out; every speaker is the test speaker
+  once (folds named after the speaker); validation is the next speaker in
+  sorted order with the same gender (else the next one).
+
+Both leave validation out when fewer than two speakers remain for training:
+with two speakers (TESS) speaker-independent evaluation is limited to
+training on one and testing on the other, and a warning says so.
 
 Each finished fold writes one JSON result into the output folder,
 atomically. Running the same command again skips finished folds, so a crash
@@ -24,14 +43,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import BASELINES, TrainConfig
 from .errors import SerlibError
-from .store import FeatureStore
+from .files import atomic_path
 
-PROTOCOLS = ("5fold", "10fold", "loso")
+if TYPE_CHECKING:
+    from .store import FeatureStore
+
 THESIS_TEST_SPEAKERS = ("1M", "2F", "3M", "4F", "5F")
 SEED_TEST_SPEAKERS = THESIS_TEST_SPEAKERS  # the old name
 CONFIG_FILE = "cv.json"
@@ -57,28 +82,27 @@ def _partner(speaker: str) -> str:
     return speaker[:-1] + ("M" if speaker.endswith("F") else "F")
 
 
-def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: int = 111,
-               loso_val: bool = False) -> list[Fold]:
-    """The folds of ``protocol`` over ``speakers``, repeated with seeds ``seed + r``."""
-    if protocol not in PROTOCOLS:
-        raise SerlibError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
-    if repeats < 1:
-        raise SerlibError(f"--repeats must be at least 1, not {repeats}")
-    present = sorted(speakers)
+#: A fold maker's result: ``(name, test_ids, val_ids)`` per fold, in order.
+BaseFolds = list[tuple[str, tuple[str, ...], tuple[str, ...]]]
+SESSION_ID = re.compile(r"^\d+[FM]$")
 
-    def validation(test: tuple[str, ...], wanted: list[str]) -> tuple[str, ...]:
-        chosen = [s for s in wanted if s in present and s not in test]
-        if chosen or not wanted:
-            return tuple(chosen)
-        others = [s for s in present if s not in test]
-        return tuple(others[:1])
 
-    base: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+def _validation(present: list[str], test: tuple[str, ...], wanted: list[str]) -> tuple[str, ...]:
+    chosen = [s for s in wanted if s in present and s not in test]
+    if chosen or not wanted:
+        return tuple(chosen)
+    others = [s for s in present if s not in test]
+    return tuple(others[:1])
+
+
+def _thesis_folds(protocol: str, present: list[str], *, loso_val: bool = False) -> BaseFolds:
+    """``5fold``, ``10fold`` and ``loso`` over IEMOCAP-style ids, as the thesis made them."""
+    base: BaseFolds = []
     if protocol in ("5fold", "10fold"):
         tests = THESIS_TEST_SPEAKERS if protocol == "5fold" else present
         for spk in tests:
             if spk in present:
-                base.append((spk, (spk,), validation((spk,), [_partner(spk)])))
+                base.append((spk, (spk,), _validation(present, (spk,), [_partner(spk)])))
     else:
         sessions = sorted({s[:-1] for s in present}, key=lambda x: (len(x), x))
         for i, session in enumerate(sessions):
@@ -86,12 +110,133 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
             nxt = sessions[(i + 1) % len(sessions)]
             wanted = [s for s in present if s[:-1] == nxt] if loso_val and nxt != session \
                 else []
-            base.append((f"S{session}", test, validation(test, wanted)))
+            base.append((f"S{session}", test, _validation(present, test, wanted)))
+    return base
+
+
+def natural_key(speaker: str) -> tuple:
+    """Sort key under which ``2`` comes before ``10`` (and ``spk2`` before ``spk10``)."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t)
+                 for t in re.findall(r"\d+|\D+", speaker))
+
+
+def _genders(present: list[str], info: dict[str, dict]) -> dict[str, str]:
+    return {s: (info.get(s) or {}).get("gender") or "U" for s in present}
+
+
+def _deal_order(present: list[str], gender: dict[str, str]) -> list[str]:
+    """Speakers by gender (F, M, then unknown), each group in natural order."""
+    rank = {"F": 0, "M": 1}
+    return sorted(present, key=lambda s: (rank.get(gender[s], 2), natural_key(s)))
+
+
+def _kfold(present: list[str], info: dict[str, dict], *, k: int = 5, **_) -> BaseFolds:
+    """Speaker k-fold, gender-balanced by dealing (see the module's description)."""
+    if len(present) < 2:
+        raise SerlibError(f"kfold needs at least two speakers; the store has {len(present)}")
+    gender = _genders(present, info)
+    order = _deal_order(present, gender)
+    k = min(k, len(order))
+    folds: list[list[str]] = [order[i::k] for i in range(k)]
+    base: BaseFolds = []
+    for i, test in enumerate(folds):
+        val: tuple[str, ...] = ()
+        if len(order) - len(test) >= 2:
+            later = [s for j in range(1, k) for s in folds[(i + j) % k]]
+            same = [s for s in later if gender[s] == gender[test[0]]]
+            val = ((same or later)[0],)
+        base.append((f"k{i + 1}", tuple(sorted(test, key=natural_key)), val))
+    return base
+
+
+def _loso_speaker(present: list[str], info: dict[str, dict], **_) -> BaseFolds:
+    """Leave one speaker out; validation is the next speaker of the same gender."""
+    if len(present) < 2:
+        raise SerlibError(f"loso-speaker needs at least two speakers; the store has "
+                          f"{len(present)}")
+    gender = _genders(present, info)
+    order = sorted(present, key=natural_key)
+    base: BaseFolds = []
+    for i, spk in enumerate(order):
+        val: tuple[str, ...] = ()
+        if len(order) >= 3:
+            after = order[i + 1:] + order[:i]
+            same = [s for s in after if gender[s] == gender[spk]]
+            val = ((same or after)[0],)
+        base.append((spk, (spk,), val))
+    return base
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A protocol: its fold maker ``make(present, info, *, loso_val)`` over the sorted
+    speakers and their ``{"gender", "session"}``, whether it needs IEMOCAP-style ids,
+    and one line for the command line's help."""
+
+    make: Callable[..., BaseFolds]
+    session_ids: bool
+    description: str
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "5fold": Protocol(lambda p, i, **kw: _thesis_folds("5fold", p, **kw), True,
+                      "the thesis's: test 1M, 2F, 3M, 4F, 5F; validation the session's other "
+                      "speaker"),
+    "10fold": Protocol(lambda p, i, **kw: _thesis_folds("10fold", p, **kw), True,
+                       "every speaker tested once; validation the session's other speaker"),
+    "loso": Protocol(lambda p, i, **kw: _thesis_folds("loso", p, **kw), True,
+                     "leave one session out (no validation; --loso-val: the next session)"),
+    "kfold": Protocol(_kfold, False, "any corpus: speaker 5-fold, gender-balanced"),
+    "loso-speaker": Protocol(_loso_speaker, False,
+                             "any corpus: leave one speaker out, every speaker tested once"),
+}
+#: The protocols that work on any speaker ids.
+SPEAKER_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if not p.session_ids)
+
+
+def fold_name(name: str) -> str:
+    """A fold name that is safe in a file name (``fold-r0-<name>.json``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "fold"
+
+
+def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: int = 111,
+               loso_val: bool = False, speaker_info: dict[str, dict] | None = None) -> list[Fold]:
+    """The folds of ``protocol`` over ``speakers``, repeated with seeds ``seed + r``.
+
+    ``speaker_info`` (``{speaker: {"gender": "M"|"F"|"U", "session": ...}}``, as
+    :attr:`FeatureStore.speaker_info` gives it) lets ``kfold`` and
+    ``loso-speaker`` balance genders; without it the genders are read from
+    IEMOCAP-style ids, or unknown.
+    """
+    from .store import parse_speaker_id
+
+    if protocol not in PROTOCOLS:
+        raise SerlibError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
+    if repeats < 1:
+        raise SerlibError(f"--repeats must be at least 1, not {repeats}")
+    present = sorted(speakers)
+    spec = PROTOCOLS[protocol]
+    if spec.session_ids and not all(SESSION_ID.match(s) for s in present):
+        shown = ", ".join(sorted(present, key=natural_key)[:6]) + \
+            (", ..." if len(present) > 6 else "")
+        raise SerlibError(f"protocol {protocol} needs IEMOCAP-style speaker ids "
+                          f"(<session><gender>, e.g. 1M), and this store's speakers are "
+                          f"{shown}: use --protocol kfold (speaker k-fold) or loso-speaker "
+                          "(leave one speaker out)")
+    info = {s: (speaker_info or {}).get(s) or parse_speaker_id(s) for s in present}
+    if not spec.session_ids and len(present) == 2:
+        warnings.warn(f"only two speakers ({', '.join(present)}): speaker-independent "
+                      f"evaluation is limited to training on one and testing on the other, "
+                      f"without a validation speaker", stacklevel=2)
+    base = spec.make(present, info, loso_val=loso_val)
     if not base:
         raise SerlibError(f"protocol {protocol}: none of its test speakers is in the store "
                           f"(speakers: {', '.join(present)})")
+    names = [fold_name(name) for name, _, _ in base]
+    if len(set(names)) < len(names):  # two speakers whose names differ only in odd characters
+        names = [f"{n}-{i + 1}" for i, n in enumerate(names)]
     return [Fold(name, test, val, r, seed + r) for r in range(repeats)
-            for name, test, val in base]
+            for name, (_, test, val) in zip(names, base, strict=True)]
 
 
 #: TrainConfig fields that change how fast a fold trains, not what it computes.
@@ -112,9 +257,8 @@ def _run_identity(store: FeatureStore, protocol: str, config: TrainConfig,
 
 def write_json(path: Path, data: dict) -> None:
     """Write JSON atomically: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
 
 
 def _with_new_defaults(identity: dict) -> dict:
@@ -166,8 +310,15 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
     from .train import check_speakers, save_checkpoint, summary, train_fold
 
     out = Path(out)
-    all_folds = make_folds(protocol, list(store), repeats=repeats, seed=config.seed,
-                           loso_val=loso_val)
+    from .store import speaker_info
+
+    with warnings.catch_warnings(record=True) as caught:  # said in the run's log
+        warnings.simplefilter("always")
+        all_folds = make_folds(protocol, list(store), repeats=repeats, seed=config.seed,
+                               loso_val=loso_val,
+                               speaker_info=speaker_info(getattr(store, "meta", {}), list(store)))
+    for warning in caught:
+        log(f"warning: {warning.message}")
     if folds:
         names = {f.name for f in all_folds}
         unknown = sorted(set(folds) - names)

@@ -1,8 +1,11 @@
 """The main job that ``make demo`` runs: corpus -> features -> baselines and 5-fold
 cross-validation -> report.
 
-With ``IEMOCAP_DIR`` or ``EMODB_DIR`` set in the environment it runs on that
-corpus; otherwise on the embedded synthetic corpus, made on first use. Every
+With ``IEMOCAP_DIR`` or ``EMODB_DIR`` (or another corpus's variable of the
+registry) set in the environment it runs on that corpus; otherwise on the
+embedded synthetic corpus, made on first use. Corpora whose speaker ids are not
+IEMOCAP-style (RAVDESS, CREMA-D, TESS, your own) run ``kfold`` instead of the
+thesis's ``5fold``. Every
 stage skips work that is already done, so a second run (or one after Ctrl-C)
 picks up where the last one stopped.
 """
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import BASELINES, QUICK, THESIS, FeatureConfig, TrainConfig
-from .corpora import CorpusIndex, corpus_from_environment, index_corpus, synthesize
+from .corpora import CORPORA, CorpusIndex, corpus_from_environment, index_corpus, synthesize
 
 #: The thesis's full settings (for a GPU): the demo's ``--full``.
 FULL = THESIS
@@ -74,16 +77,17 @@ def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> Cor
     print(f"[3/6] feature store: {path}")
     print(summarize(path))
     store = load_features(path)
+    protocol = "5fold" if CORPORA[corpus].speaker_scheme == "sessions" else "kfold"
     baselines = [demo / "cv" / name for name in BASELINES]
-    print(f"[4/6] baselines on the same 5 folds: the majority class, and eGeMAPS + logistic "
-          f"regression, into {demo / 'cv'}")
+    print(f"[4/6] baselines on the same folds ({protocol}): the majority class, and eGeMAPS + "
+          f"logistic regression, into {demo / 'cv'}")
     for folder, name in zip(baselines, BASELINES, strict=True):
-        run_cv(store, "5fold", replace(config.train, ser_model=name), folder,
+        run_cv(store, protocol, replace(config.train, ser_model=name), folder,
                repeats=config.repeats, progress=progress)
     runs = demo / "cv" / run_label(config.train)
-    print(f"[5/6] 5-fold cross-validation of {config.train.ser_model}, "
+    print(f"[5/6] cross-validation ({protocol}) of {config.train.ser_model}, "
           f"{config.train.num_epochs} epochs, into {runs}")
-    run_cv(store, "5fold", config.train, runs, repeats=config.repeats, progress=progress)
+    run_cv(store, protocol, config.train, runs, repeats=config.repeats, progress=progress)
     report = demo / "report"
     print(f"[6/6] report: {report}")
     written = write_report([runs, *baselines], report)

@@ -240,6 +240,7 @@ def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
     groups = kept.reset_index(drop=True).groupby("speaker", sort=False).indices
     for spk, positions in groups.items():
         speakers[str(spk)] = [int(positions[0]), int(positions[-1]) + 1]
+    info = _speaker_info(kept)
 
     def fill(tmp: Path) -> None:
         for name in _arrays(config):
@@ -267,11 +268,22 @@ def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
         meta = {"format": FORMAT, "version": VERSION, "complete": True,
                 "config": config.to_dict(), "corpus": index.corpus, "root": str(index.root),
                 "preset": index.preset.name, "classes": list(index.classes),
-                "speakers": speakers, "shape": list(_shape(config, n)),
+                "speakers": speakers, "speaker_info": info, "shape": list(_shape(config, n)),
                 "num_utterances": len(kept), "problems": problems, "job": job}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
     write_store_atomically(out, fill)
+
+
+def _speaker_info(table: pd.DataFrame) -> dict[str, dict]:
+    """``{speaker: {"gender": "M"|"F"|"U", "session": int | None}}`` from the table (its
+    first row of each speaker), for the protocols; not part of the store's identity."""
+    info = {}
+    for spk, rows in table.groupby("speaker", sort=False):
+        gender, session = rows["gender"].iloc[0], rows["session"].iloc[0]
+        info[str(spk)] = {"gender": gender if gender in ("M", "F") else "U",
+                          "session": None if pd.isna(session) else int(session)}
+    return info
 
 
 def summarize(path: str | os.PathLike) -> str:

@@ -3,7 +3,9 @@ dict, kept on disk as plain ``.npy`` files (no pickle) that are memory-mapped on
 
 A store is a folder::
 
-    meta.json         format, version, extraction config, corpus, classes, speakers, problems
+    meta.json         format, version, extraction config, corpus, classes, speakers, problems,
+                      speaker_info ({speaker: {"gender": "M"|"F"|"U", "session": int|null}};
+                      stores written before it existed lack it)
     segments.npy      (N, C, F, T) float16 or float32, every speaker's segments in a row
     noisy.npy         (K, N, C, F, T), the --mixnoise copies, aligned with segments (optional)
     seg_labels.npy    (N,) int64
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -37,6 +40,22 @@ from .errors import SerlibError
 from .features import FeatureConfig
 
 FORMAT, VERSION = "serlib-features", 1
+#: IEMOCAP-style speaker ids, ``<session><gender>`` (``1M``, ``5F``; emoDB's thesis mapping).
+SESSION_ID = re.compile(r"^(\d+)([FM])$")
+
+
+def parse_speaker_id(speaker: str) -> dict:
+    """``{"gender", "session"}`` read from an IEMOCAP-style id (``1M`` -> M, 1); an id of
+    another form gives ``{"gender": "U", "session": None}``."""
+    m = SESSION_ID.match(speaker)
+    return {"gender": m[2], "session": int(m[1])} if m else {"gender": "U", "session": None}
+
+
+def speaker_info(meta: dict, speakers) -> dict[str, dict]:
+    """Each speaker's gender and session: ``meta["speaker_info"]`` where the store records
+    it, else read from IEMOCAP-style ids (stores written before it was recorded)."""
+    recorded = meta.get("speaker_info") or {}
+    return {spk: recorded.get(spk) or parse_speaker_id(spk) for spk in speakers}
 ARRAYS = ("segments", "seg_labels", "utt_labels", "num_segs", "utt_ids", "utt_speakers")
 
 
@@ -88,6 +107,11 @@ class FeatureStore(Mapping[str, SpeakerFeatures]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    @property
+    def speaker_info(self) -> dict[str, dict]:
+        """``{speaker: {"gender": "M"|"F"|"U", "session": int | None}}``, for the protocols."""
+        return speaker_info(self.meta, self._data)
 
     def segments_of(self, speaker: str, utt_id: str) -> np.ndarray:
         """The segments ``(n, C, F, T)`` of one utterance of ``speaker``."""

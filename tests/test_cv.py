@@ -211,7 +211,7 @@ def test_cv_module_names_the_thesis_speakers():
 
 def test_the_old_mixup_mode_name_still_works():
     assert TrainConfig(mixup_mode="seed").mixup_mode == "thesis"
-    with pytest.raises(SerlibError, match="thesis or classic"):
+    with pytest.raises(SerlibError, match=r"--mixup_mode 'per-sample'; choose one of \['thes"):
         TrainConfig(mixup_mode="per-sample")
 
 

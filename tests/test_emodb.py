@@ -61,3 +61,27 @@ def test_wrong_root(tmp_path):
     (tmp_path / "Session1").mkdir()
     with pytest.raises(CorpusLayoutError, match="this looks like IEMOCAP"):
         index_emodb(tmp_path, progress=False)
+
+
+def test_native_speaker_ids_on_request(emodb_root, tmp_path):
+    from serlib.cli import main
+    from serlib.corpora import index_corpus
+    from serlib.errors import SerlibError
+
+    thesis = index_emodb(emodb_root, progress=False).table.set_index("utt_id")
+    native = index_corpus("emodb", emodb_root, speaker_ids="native",
+                          progress=False).table.set_index("utt_id")
+    assert native.loc["03a01Fa", ["speaker", "gender", "native_speaker"]].tolist() == \
+        ["03", "M", "03"]
+    assert dict(native.groupby("speaker")["gender"].first()) == {
+        "03": "M", "08": "F", "10": "M", "13": "F", "14": "F", "15": "M", "16": "F"}
+    assert native["session"].isna().all()
+    # The thesis's ids stay the default, with the same genders.
+    assert (thesis["gender"] == native["gender"]).all()
+    assert thesis["speaker"].tolist() == ["1M", "1M", "1F", "2M", "3F", "4F", "5M", "5F"]
+    with pytest.raises(SerlibError, match="speaker_ids 'own'"):
+        index_emodb(emodb_root, speaker_ids="own", progress=False)
+    out = tmp_path / "t.csv"
+    assert main(["index", "--corpus", "emodb", "--root", str(emodb_root), "--speaker-ids",
+                 "native", "--out", str(out)]) == 0
+    assert sorted(set(out.read_text().split("\n")[1].split(",")[2:3])) == ["03"]

@@ -83,7 +83,7 @@ def test_refuses_foreign_or_different_folders(tmp_path, iemocap_synth):
     with pytest.raises(SerlibError, match="holds a synthetic corpus made with"):
         synthesize(iemocap_synth, "iemocap", 10, seed=3, progress=False)
     with pytest.raises(SerlibError, match="unknown layout"):
-        synthesize(tmp_path / "x", "ravdess", 10, progress=False)
+        synthesize(tmp_path / "x", "timit", 10, progress=False)
 
 
 def _measure(emotion: str, n: int = 6) -> dict[str, float]:

@@ -1,9 +1,13 @@
 """emoDB (Berlin Database of Emotional Speech): parse ``wav/`` file names.
 
 A name such as ``03a01Fa.wav`` is speaker ``03``, text ``a01``, emotion letter
-``F`` (happiness) and version ``a``. The thesis maps emoDB's ten speakers onto
-IEMOCAP-style ids (``1M`` .. ``5F``) so that the same fold protocols apply; the
-native id is kept in ``native_speaker``.
+``F`` (happiness) and version ``a``. By default (``speaker_ids="thesis"``) the
+ten speakers are mapped onto IEMOCAP-style ids (``1M`` .. ``5F``) as the thesis
+did, so that its fold protocols (``5fold``, ``10fold``, ``loso``) and folds
+apply; the native id is kept in ``native_speaker``. With
+``speaker_ids="native"`` the speaker is emoDB's own id (``03`` .. ``16``, gender
+from :data:`GENDERS`, no session), for the speaker protocols ``kfold`` and
+``loso-speaker``.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import CorpusLayoutError
-from .labels import LabelPreset, get_preset
+from ..errors import CorpusLayoutError, SerlibError
+from .labels import EMODB_CODES, PRESETS, LabelPreset, get_preset
+from .spec import CorpusSpec
+from .synth import EMODB_LAYOUT
 from .table import CorpusIndex, Problem, list_dir, make_table, probe_rows
 
 FILE_NAME = re.compile(r"^(?P<spk>\d{2})(?P<text>[a-z]\d{2})(?P<emo>[A-Z])(?P<ver>[a-z])\.wav$")
@@ -22,6 +28,11 @@ SPEAKER_IDS: dict[str, str] = {
     "03": "1M", "08": "1F", "09": "2F", "10": "2M", "11": "3M",
     "12": "4M", "13": "3F", "14": "4F", "15": "5M", "16": "5F",
 }
+
+#: emoDB's speakers' genders, as its documentation gives them.
+GENDERS: dict[str, str] = {"03": "M", "08": "F", "09": "F", "10": "M", "11": "M",
+                           "12": "M", "13": "F", "14": "F", "15": "M", "16": "F"}
+SPEAKER_ID_SCHEMES = ("thesis", "native")
 
 EXPECTED = "a wav/ folder of files named like 03a01Fa.wav (speaker, text, emotion, version)"
 EXTRA_COLUMNS = ["native_speaker", "text", "version"]
@@ -43,14 +54,18 @@ def wav_folder(root: Path) -> Path:
 
 
 def index_emodb(root: str | Path, preset: str | LabelPreset | None = None, *,
-                progress: bool = True) -> CorpusIndex:
+                speaker_ids: str = "thesis", progress: bool = True) -> CorpusIndex:
     """Index emoDB: one row per wav file whose emotion the preset keeps.
 
     The number of files is counted, not assumed (the release has 535). Files
     with names outside emoDB's pattern, unknown speakers or unusable audio
-    are reported in ``problems``.
+    are reported in ``problems``. ``speaker_ids`` is ``thesis`` (the default:
+    ``1M`` .. ``5F``, sessions 1-5) or ``native`` (``03`` .. ``16``, no session).
     """
     root = Path(root)
+    if speaker_ids not in SPEAKER_ID_SCHEMES:
+        raise SerlibError(f"speaker_ids {speaker_ids!r}: choose one of {list(SPEAKER_ID_SCHEMES)}")
+    native_ids = speaker_ids == "native"
     preset = get_preset("emodb", preset)
     folder = wav_folder(root)
     problems: list[Problem] = []
@@ -74,9 +89,21 @@ def index_emodb(root: str | Path, preset: str | LabelPreset | None = None, *,
         if label_id is None:
             excluded += 1
             continue
+        if native_ids:
+            speaker, session, gender = m["spk"], None, GENDERS[m["spk"]]
+        else:
+            session, gender = int(speaker[0]), speaker[1]
         rows.append({"utt_id": path.stem, "path": str(path), "speaker": speaker,
-                     "session": int(speaker[0]), "gender": speaker[1], "emotion": m["emo"],
+                     "session": session, "gender": gender, "emotion": m["emo"],
                      "label": preset.classes[label_id], "label_id": label_id,
                      "native_speaker": m["spk"], "text": m["text"], "version": m["ver"]})
     rows = list(probe_rows(rows, problems, desc="emoDB", progress=progress))
     return CorpusIndex("emodb", root, preset, make_table(rows, EXTRA_COLUMNS), problems, excluded)
+
+
+SPEC = CorpusSpec(
+    name="emodb", title="emoDB (Berlin Database of Emotional Speech)", index=index_emodb,
+    codes=EMODB_CODES, presets={n: p for n, p in PRESETS.items() if p.corpus == "emodb"},
+    default_preset="emodb-7", env_var="EMODB_DIR", speaker_scheme="sessions",
+    synth=EMODB_LAYOUT, expected=EXPECTED, options=("speaker_ids",),
+    notes="10 speakers; ids mapped onto 1M..5F as in the thesis (speaker_ids='native': 03..16)")

@@ -16,7 +16,9 @@ import re
 from pathlib import Path
 
 from ..errors import CorpusLayoutError
-from .labels import LabelPreset, get_preset
+from .labels import IEMOCAP_CODES, PRESETS, LabelPreset, get_preset
+from .spec import CorpusSpec
+from .synth import IEMOCAP_LAYOUT
 from .table import CorpusIndex, Problem, list_dir, make_table, probe_rows
 
 SUMMARY_LINE = re.compile(
@@ -110,3 +112,10 @@ def index_iemocap(root: str | Path, preset: str | LabelPreset | None = None, *,
     rows = list(probe_rows(rows, problems, desc="IEMOCAP", progress=progress))
     return CorpusIndex("iemocap", root, preset, make_table(rows, EXTRA_COLUMNS), problems,
                        excluded)
+
+
+SPEC = CorpusSpec(
+    name="iemocap", title="IEMOCAP", index=index_iemocap, codes=IEMOCAP_CODES,
+    presets={n: p for n, p in PRESETS.items() if p.corpus == "iemocap"},
+    default_preset="improvised-4", env_var="IEMOCAP_DIR", speaker_scheme="sessions",
+    synth=IEMOCAP_LAYOUT, expected=EXPECTED, notes="5 sessions of 2 speakers (1F .. 5M)")

@@ -31,6 +31,7 @@ EMODB_CODES: dict[str, str] = {
     "N": "neutral",
 }
 
+#: The codes of IEMOCAP and emoDB (every corpus's: ``CORPORA[name].codes`` in the registry).
 CORPUS_CODES: dict[str, dict[str, str]] = {"iemocap": IEMOCAP_CODES, "emodb": EMODB_CODES}
 
 
@@ -53,8 +54,22 @@ class LabelPreset:
         return None if cls is None else self.classes.index(cls)
 
 
-_FOUR = ("anger", "sadness", "happiness", "neutral")
+#: The thesis's four classes, in its order; every corpus has a ``-4`` preset of them.
+FOUR = ("anger", "sadness", "happiness", "neutral")
+_FOUR = FOUR
 
+
+def make_presets(corpus: str, mappings: Mapping[str, Mapping[str, str]],
+                 classes: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, LabelPreset]:
+    """Presets of a corpus from ``{name: {code: class}}``; a preset's classes are in the
+    order of its mapping's values unless ``classes[name]`` gives them."""
+    classes = classes or {}
+    return {name: LabelPreset(name, corpus, dict(mapping),
+                              classes.get(name) or tuple(dict.fromkeys(mapping.values())))
+            for name, mapping in mappings.items()}
+
+
+#: IEMOCAP's and emoDB's presets (every corpus's: ``serlib.corpora.PRESETS``).
 PRESETS: dict[str, LabelPreset] = {
     p.name: p
     for p in [
@@ -70,6 +85,7 @@ PRESETS: dict[str, LabelPreset] = {
     ]
 }
 
+#: IEMOCAP's and emoDB's default presets (every corpus's: ``CORPORA[name].default_preset``).
 DEFAULT_PRESET: dict[str, str] = {"iemocap": "improvised-4", "emodb": "emodb-7"}
 
 
@@ -78,20 +94,28 @@ def get_preset(corpus: str, preset: str | LabelPreset | None = None,
     """Resolve a preset name, a custom ``"code=class,..."`` string, or None (the default).
 
     Raises :class:`SerlibError` for an unknown name, a preset of another corpus,
-    or a custom mapping that uses a code the corpus does not have.
+    or a custom mapping that uses a code the corpus does not have. The corpus's
+    presets and codes come from the registry (:mod:`serlib.corpora.registry`).
     """
-    if corpus not in CORPUS_CODES:
-        raise SerlibError(f"unknown corpus {corpus!r}; choose one of {sorted(CORPUS_CODES)}")
+    from .registry import PRESETS as ALL_PRESETS
+    from .registry import get_spec
+
+    spec = get_spec(corpus)
     if isinstance(preset, LabelPreset):
         resolved = preset
-    elif preset is None or preset in PRESETS:
-        resolved = PRESETS[preset or DEFAULT_PRESET[corpus]]
+    elif preset is None and spec.default_preset is None:
+        raise SerlibError(f"{corpus} has no fixed classes: its labels come from the data "
+                          f"(index it with index_corpus({corpus!r}, root))")
+    elif preset is None or preset in spec.presets:
+        resolved = spec.presets[preset or spec.default_preset]
+    elif preset in ALL_PRESETS:
+        resolved = ALL_PRESETS[preset]
     elif "=" in preset:
-        resolved = _parse_custom(corpus, preset)
+        resolved = parse_mapping(corpus, preset, spec.codes)
     else:
-        names = [n for n, p in PRESETS.items() if p.corpus == corpus]
-        raise SerlibError(f"unknown preset {preset!r} for {corpus}; choose one of {names} "
-                          "or give a mapping such as 'ang=anger,sad=sadness'")
+        raise SerlibError(f"unknown preset {preset!r} for {corpus}; choose one of "
+                          f"{list(spec.presets)} or give a mapping such as "
+                          f"'{_example(spec.codes)}'")
     if resolved.corpus != corpus:
         raise SerlibError(f"preset {resolved.name!r} is for {resolved.corpus}, not {corpus}")
     if improvised_only is not None and improvised_only != resolved.improvised_only:
@@ -102,17 +126,30 @@ def get_preset(corpus: str, preset: str | LabelPreset | None = None,
     return resolved
 
 
-def _parse_custom(corpus: str, spec: str) -> LabelPreset:
-    codes = CORPUS_CODES[corpus]
+def _example(codes: Mapping[str, str] | None) -> str:
+    if not codes:
+        return "raw=class,other=class"
+    return ",".join(f"{code}={cls}" for code, cls in list(codes.items())[:2])
+
+
+def parse_mapping(corpus: str, spec: str, codes: Mapping[str, str] | None) -> LabelPreset:
+    """A custom preset ``"code=class,..."``; every code must be one of ``codes`` (any
+    code when ``codes`` is None). Classes are in the order they first appear."""
     mapping: dict[str, str] = {}
     for item in filter(None, (s.strip() for s in spec.split(","))):
         code, sep, cls = (s.strip() for s in item.partition("="))
         if not sep or not code or not cls:
             raise SerlibError(f"cannot read {item!r} in the mapping {spec!r}: write code=class")
-        if code not in codes:
+        if codes is not None and code not in codes:
             raise SerlibError(f"{code!r} is not a {corpus} emotion code; codes: {sorted(codes)}")
         mapping[code] = cls
     if not mapping:
         raise SerlibError(f"the mapping {spec!r} maps no emotion code")
     classes = tuple(dict.fromkeys(mapping.values()))
     return LabelPreset(spec, corpus, mapping, classes)
+
+
+def _parse_custom(corpus: str, spec: str) -> LabelPreset:
+    from .registry import get_spec
+
+    return parse_mapping(corpus, spec, get_spec(corpus).codes)

@@ -1,9 +1,13 @@
-"""The embedded synthetic corpus, written in the real layout of IEMOCAP or emoDB.
+"""The embedded synthetic corpus, written in the real layout of a corpus of the registry.
 
 The real corpora cannot ship (IEMOCAP needs a licence request), so the course
-makes its own: 10 speakers (5 female, 5 male), the corpus's own emotion codes,
-label files and file names, and 16 kHz mono 16-bit PCM audio from
-:mod:`serlib.corpora.voice`. Emotion frequencies follow the real corpora
+makes its own. In IEMOCAP's and emoDB's layouts: 10 speakers (5 female, 5
+male), the corpus's own emotion codes, label files and file names, and 16 kHz
+mono 16-bit PCM audio from :mod:`serlib.corpora.voice`. The other layouts
+(RAVDESS, CREMA-D, TESS, a folder with a CSV) are written by their corpus
+modules with :class:`SynthLayout`, each at its corpus's sample rate, with the
+helpers here (:class:`Job`, :func:`vary`, :func:`studio_channels`,
+:func:`emotion_profile`). Emotion frequencies follow the real corpora
 (IEMOCAP's 10,039 turns give 5,531 utterances under ``full-4``), so a
 synthetic corpus of the same size has the same class imbalance.
 
@@ -24,8 +28,9 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +38,10 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..errors import SerlibError
-from .emodb import SPEAKER_IDS
 from .labels import EMODB_CODES, IEMOCAP_CODES
-from .voice import SAMPLE_RATE, Channel, make_voice, render
+from .voice import EMOTIONS, SAMPLE_RATE, Channel, EmotionProfile, make_voice, render
 
 MARKER = "serlib-synth.json"
-LAYOUTS = ("iemocap", "emodb")
 #: 2: recording channels (level, noise floor and colour, room) per session and speaker.
 VERSION = 2
 
@@ -78,9 +81,14 @@ class SynthConfig:
 
 @dataclass(frozen=True)
 class _Job:
+    """One wav to render: where, whose voice (a key of the layout's speakers), which emotion
+    (a name of :data:`~serlib.corpora.voice.EMOTIONS` or a profile), its random seed, and
+    its length (``duration_s``, or ``num_syllables`` with ``content_seed`` for a fixed
+    sentence) and recording channel."""
+
     path: str
     speaker: str
-    emotion: str
+    emotion: str | EmotionProfile
     seed: tuple[int, ...]
     duration_s: float | None = None
     num_syllables: int | None = None
@@ -88,27 +96,66 @@ class _Job:
     channel: Channel = Channel()
 
 
+Job = _Job
+
+
+@dataclass(frozen=True)
+class SynthLayout:
+    """How a synthetic corpus of one layout is written (a corpus's ``SPEC.synth``).
+
+    ``speakers(config)`` lists ``(speaker, gender)`` in the order their voices are
+    drawn from the corpus's generator; ``plan(out, config, rng)`` then writes the
+    label files and returns the :class:`Job` of every wav. ``sample_rate`` is the
+    rate the wavs are written at; ``max_utterances`` what the corpus's design
+    holds (None: no limit).
+    """
+
+    speakers: Callable[[SynthConfig], list[tuple[str, str]]]
+    plan: Callable[[Path, SynthConfig, np.random.Generator], list[_Job]]
+    sample_rate: int = SAMPLE_RATE
+    max_utterances: int | None = None
+
+
+def layouts() -> dict[str, SynthLayout]:
+    """Every corpus of the registry that has a synthetic layout: ``{name: layout}``."""
+    from .registry import CORPORA
+
+    return {name: spec.synth for name, spec in CORPORA.items() if spec.synth is not None}
+
+
+def __getattr__(name: str):
+    if name == "LAYOUTS":  # the layouts' names, read from the registry when asked
+        return tuple(layouts())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def synthesize(out: str | os.PathLike, layout: str = "iemocap", utterances: int = 1000,
                seed: int = 0, *, jobs: int | None = None, progress: bool = True) -> Path:
-    """Write a synthetic corpus in the layout of ``iemocap`` or ``emodb`` to ``out``.
+    """Write a synthetic corpus in the layout of a registered corpus (``iemocap``,
+    ``emodb``, ``ravdess``, ``cremad``, ``tess``, ``folder``) to ``out``.
 
     Skips the work when ``out`` already holds the same corpus, finishes an
     interrupted one, and refuses to write into a folder that holds anything
     else. Returns ``out``.
     """
-    if layout not in LAYOUTS:
-        raise SerlibError(f"unknown layout {layout!r}; choose one of {list(LAYOUTS)}")
+    known = layouts()
+    if layout not in known:
+        raise SerlibError(f"unknown layout {layout!r}; choose one of {list(known)}")
     if utterances < 1:
         raise SerlibError(f"--utterances must be at least 1, not {utterances}")
-    config = SynthConfig(layout, int(utterances), int(seed))
+    spec = known[layout]
+    if spec.max_utterances is not None and utterances > spec.max_utterances:
+        raise SerlibError(f"--utterances {utterances}: the {layout} layout holds at most "
+                          f"{spec.max_utterances} utterances (the real corpus's design)")
+    config = SynthConfig(layout, int(utterances), int(seed), spec.sample_rate)
     out = Path(out)
     if _check_marker(out, config):
         return out
     out.mkdir(parents=True, exist_ok=True)
     _write_marker(out, config, complete=False)
     rng = np.random.default_rng(seed)
-    voices = {spk: make_voice(spk, spk[-1], rng) for spk in _speakers(layout)}
-    planned = (_plan_iemocap if layout == "iemocap" else _plan_emodb)(out, config, rng)
+    voices = {spk: make_voice(spk, gender, rng) for spk, gender in spec.speakers(config)}
+    planned = spec.plan(out, config, rng)
     todo = [j for j in planned if not Path(j.path).exists()]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) // 20 or 1))
     bar = tqdm(total=len(planned), initial=len(planned) - len(todo), unit="utt",
@@ -130,6 +177,8 @@ def synthesize(out: str | os.PathLike, layout: str = "iemocap", utterances: int 
 
 
 def _speakers(layout: str) -> list[str]:
+    from .emodb import SPEAKER_IDS
+
     if layout == "iemocap":
         return [f"{s}{g}" for s in range(1, 6) for g in "FM"]
     return list(SPEAKER_IDS.values())
@@ -267,6 +316,8 @@ def _write_iemocap_labels(folder: Path, dialog: str, items: list[dict],
 
 def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> list[_Job]:
     """Choose speaker, text, emotion and version per file; emoDB has no label files."""
+    from .emodb import SPEAKER_IDS
+
     letters = list(EMODB_COUNTS)
     weights = np.array(list(EMODB_COUNTS.values()), dtype=float)
     natives = list(SPEAKER_IDS)
@@ -295,3 +346,49 @@ def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> lis
     # More than 26 versions of one (speaker, text, emotion) would repeat a name: keep the first.
     unique = {j.path: j for j in reversed(jobs)}
     return [j for j in jobs if unique[j.path] is j]
+
+
+vary = _vary
+
+#: IEMOCAP's layout: 10 speakers ``1F`` .. ``5M``, the voices drawn in that order.
+IEMOCAP_LAYOUT = SynthLayout(lambda config: [(spk, spk[-1]) for spk in _speakers("iemocap")],
+                             _plan_iemocap)
+#: emoDB's layout: its 10 speakers under the thesis's ids, in the order of SPEAKER_IDS.
+EMODB_LAYOUT = SynthLayout(lambda config: [(spk, spk[-1]) for spk in _speakers("emodb")],
+                           _plan_emodb)
+
+#: Emotions that the voice model lacks, as profiles. Calm (RAVDESS) is neutral speech a little
+#: lower, slower, softer, darker and flatter.
+EXTRA_EMOTIONS: dict[str, EmotionProfile] = {
+    "calm": EmotionProfile(-1.0, 0.7, 0.9, -2.5, -0.25, 0.14, 0.005, -2.5),
+}
+
+
+def emotion_profile(name: str, intensity: float = 1.0) -> EmotionProfile:
+    """The voice profile of emotion ``name`` (:data:`~serlib.corpora.voice.EMOTIONS` or
+    :data:`EXTRA_EMOTIONS`) with its deviations from neutral scaled by ``intensity``
+    (RAVDESS's strong intensity: 1.4)."""
+    profile = EXTRA_EMOTIONS.get(name) or EMOTIONS[name]
+    if intensity == 1.0:
+        return profile
+    neutral = EMOTIONS["neutral"]
+    return EmotionProfile(**{f.name: getattr(neutral, f.name) + intensity *
+                             (getattr(profile, f.name) - getattr(neutral, f.name))
+                             for f in fields(EmotionProfile)})
+
+
+def studio_channels(speakers: list[str], seed: int, *, floor_db: tuple[float, float] = (-75, -62),
+                    room_p: float = 0.0) -> dict[str, Channel]:
+    """A recording channel per speaker of a studio corpus: a level, a quiet noise floor in
+    ``floor_db`` of its own colour, and a mild room with chance ``room_p``; drawn from a
+    generator of its own so the plan's draws do not depend on it."""
+    rng = np.random.default_rng([seed, 2024])
+    channels = {}
+    for spk in speakers:
+        channels[spk] = Channel(gain_db=float(rng.uniform(-4, 2)),
+                                noise_db=float(rng.uniform(*floor_db)),
+                                noise_colour=float(rng.uniform(0.3, 0.95)),
+                                rt60_s=float(rng.uniform(0.15, 0.35))
+                                if rng.random() < room_p else 0.0)
+    return channels
+

@@ -105,11 +105,22 @@ def probe_rows(rows: Iterable[dict], problems: list[Problem], *, desc: str,
 
 
 def make_table(rows: list[dict], extra_columns: list[str]) -> pd.DataFrame:
-    """Build the table with :data:`BASE_COLUMNS` first, sorted by utterance id."""
+    """Build the table with :data:`BASE_COLUMNS` first, sorted by utterance id.
+
+    ``session`` is an integer column; a corpus without sessions (RAVDESS, CREMA-D,
+    TESS) leaves it empty (``<NA>``, pandas' nullable ``Int64``).
+    """
     columns = BASE_COLUMNS + extra_columns
     table = pd.DataFrame(rows, columns=columns)
     table = table.sort_values("utt_id", kind="stable").reset_index(drop=True)
-    return table.astype({"session": int, "label_id": int, "sample_rate": int, "channels": int})
+    session = int if table["session"].notna().all() else "Int64"
+    return table.astype({"session": session, "label_id": int, "sample_rate": int,
+                         "channels": int})
+
+
+def is_litter(path: Path) -> bool:
+    """Dot-files (macOS ``._*`` forks, ``.DS_Store``, our own ``.tmp`` files): never data."""
+    return path.name.startswith(".")
 
 
 def list_dir(path: Path, limit: int = 8) -> str:
