@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 ORDER = ["00_setup_and_data", "01_corpora", "02_features", "03_alexnet_finetuning",
          "04_fcn_gap", "05_mixup", "06_stability_training", "07_cross_validation",
-         "08_your_own_recording", "09_putting_it_together"]
+         "08_your_own_recording", "09_putting_it_together", "10_beyond_alexnet"]
 TRAINING = {"03_alexnet_finetuning", "04_fcn_gap", "05_mixup", "06_stability_training",
-            "07_cross_validation", "09_putting_it_together"}
+            "07_cross_validation", "09_putting_it_together", "10_beyond_alexnet"}
 IMAGE = ("image/png", "image/jpeg")
 
 
@@ -29,7 +29,7 @@ def read(name: str) -> nbformat.NotebookNode:
     return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
 
 
-def test_the_ten_notebooks_exist_in_reading_order():
+def test_the_notebooks_exist_in_reading_order():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == ORDER
 
 
