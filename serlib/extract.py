@@ -31,7 +31,14 @@ from .augment import Perturber
 from .corpora import CorpusIndex
 from .errors import BadAudioError, SerlibError
 from .features import FeatureConfig, compute_features, num_segments, segment
-from .store import FORMAT, VERSION, load_store, write_store_atomically, writing_path
+from .files import atomic_path
+from .store import (
+    load_store,
+    write_meta,
+    write_store_atomically,
+    write_utterances,
+    writing_path,
+)
 
 
 def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.PathLike, *,
@@ -205,19 +212,9 @@ def _extract_batch(task: tuple[int, list, FeatureConfig, Path]) -> tuple[int, in
     segments.flush()
     if noisy is not None:
         noisy.flush()
-    tmp = partial / f".chunk-{k:06d}.json.tmp"
-    tmp.write_text(json.dumps({"rows": kept, "problems": problems}))
-    os.replace(tmp, _chunk(partial, k))
+    with atomic_path(_chunk(partial, k)) as tmp:
+        tmp.write_text(json.dumps({"rows": kept, "problems": problems}))
     return k, len(rows)
-
-
-def _relative(path: str, root: Path) -> str:
-    """``path`` relative to the corpus root where it lies under it (so a moved corpus is
-    found again from its new root), else as it is."""
-    try:
-        return str(Path(path).resolve().relative_to(Path(root).resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
@@ -257,20 +254,11 @@ def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
                 at += m
             dst.flush()
             del dst, src
-        labels = kept["label_id"].to_numpy(np.int64)
-        np.save(tmp / "utt_labels.npy", labels)
-        np.save(tmp / "seg_labels.npy", np.repeat(labels, num_segs))
-        np.save(tmp / "num_segs.npy", num_segs)
-        np.save(tmp / "utt_ids.npy", kept["utt_id"].to_numpy(str))
-        np.save(tmp / "utt_speakers.npy", kept["speaker"].to_numpy(str))
-        np.save(tmp / "utt_paths.npy", np.array([_relative(p, index.root)
-                                                 for p in kept["path"]], dtype=str))
-        meta = {"format": FORMAT, "version": VERSION, "complete": True,
-                "config": config.to_dict(), "corpus": index.corpus, "root": str(index.root),
-                "preset": index.preset.name, "classes": list(index.classes),
-                "speakers": speakers, "speaker_info": info, "shape": list(_shape(config, n)),
-                "num_utterances": len(kept), "problems": problems, "job": job}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        write_utterances(tmp, kept, num_segs, index.root)
+        write_meta(tmp, config, corpus=index.corpus, root=str(index.root),
+                   preset=index.preset.name, classes=list(index.classes), speakers=speakers,
+                   speaker_info=info, shape=list(_shape(config, n)),
+                   num_utterances=len(kept), problems=problems, job=job)
 
     write_store_atomically(out, fill)
 

@@ -36,8 +36,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .config import FeatureConfig
 from .errors import SerlibError
-from .features import FeatureConfig
 
 FORMAT, VERSION = "serlib-features", 1
 #: IEMOCAP-style speaker ids, ``<session><gender>`` (``1M``, ``5F``; emoDB's thesis mapping).
@@ -209,3 +209,36 @@ def write_store_atomically(out: Path, fill) -> Path:
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def write_utterances(folder: Path, table: pd.DataFrame, num_segs: np.ndarray,
+                     root: str | os.PathLike) -> None:
+    """Every per-utterance array of a store into ``folder``: labels, segments per
+    utterance, ids, speakers and paths relative to the corpus ``root``, from the rows of
+    ``table`` (columns ``label_id``, ``utt_id``, ``speaker``, ``path``) in store order and
+    ``num_segs`` ``(U,)``; the segments themselves are the writer's."""
+    labels = table["label_id"].to_numpy(np.int64)
+    np.save(folder / "utt_labels.npy", labels)
+    np.save(folder / "seg_labels.npy", np.repeat(labels, num_segs))
+    np.save(folder / "num_segs.npy", np.asarray(num_segs, np.int64))
+    np.save(folder / "utt_ids.npy", table["utt_id"].to_numpy(str))
+    np.save(folder / "utt_speakers.npy", table["speaker"].to_numpy(str))
+    np.save(folder / "utt_paths.npy", np.array([_relative(p, root) for p in table["path"]],
+                                               dtype=str))
+
+
+def _relative(path: str, root: str | os.PathLike) -> str:
+    """``path`` relative to the corpus root where it lies under it (so a moved corpus is
+    found again from its new root), else as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_meta(folder: Path, config: FeatureConfig, **fields) -> None:
+    """``meta.json`` of a complete store: the format, the extraction config and ``fields``
+    (corpus, root, preset, classes, speakers, speaker_info, shape, ...)."""
+    meta = {"format": FORMAT, "version": VERSION, "complete": True,
+            "config": config.to_dict(), **fields}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1))

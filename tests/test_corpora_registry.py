@@ -495,3 +495,39 @@ def test_ravdess_end_to_end(tmp_path):
         majority = np.bincount(labels, minlength=len(store.classes)).argmax()
         test = store[f["test_ids"][0]].utt_labels
         assert f["test"]["wa"] == pytest.approx(np.mean(test == majority))
+
+
+@pytest.mark.parametrize("layout, n, model", [("cremad", 16, "majority"),
+                                              ("tess", 8, "majority"),
+                                              ("folder", 12, "alexnet_gap")])
+def test_other_layouts_extract_and_cross_validate(tmp_path, layout, n, model):
+    """Each new layout, synthetic: indexed, extracted, and a speaker-independent kfold run
+    whose every fold tests speakers it did not train on."""
+    import warnings
+
+    from serlib.config import FeatureConfig, TrainConfig
+    from serlib.cv import run_cv
+    from serlib.extract import extract_features
+    from serlib.features import load_features
+
+    root = synthesize(tmp_path / layout, layout, n, seed=3, jobs=1, progress=False)
+    index = index_corpus(layout, root, progress=False)
+    store = load_features(extract_features(index, FeatureConfig(segment_size=64), tmp_path /
+                                           "store", jobs=1, progress=False))
+    assert sorted(store) == sorted(index.table["speaker"].astype(str).unique())
+    train = TrainConfig(ser_model=model, num_epochs=1, image_size=64, batch_size=8)
+    lines: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the run reports its warnings in its log instead
+        written = run_cv(store, "kfold", train, tmp_path / "runs", progress=False,
+                         log=lines.append)
+    folds = [json.loads(p.read_text()) for p in written]
+    assert sorted(s for f in folds for s in f["test_ids"]) == sorted(store)  # each once
+    for f in folds:
+        assert not set(f["test_ids"]) & set(f["val_ids"])
+        assert sum(f["test"]["confusion"][i][j] for i in range(len(store.classes))
+                   for j in range(len(store.classes))) == sum(
+            len(store[s].utt_labels) for s in f["test_ids"])
+    if layout == "tess":  # two speakers: train on one, test on the other, and say so
+        assert [f["test_ids"] for f in folds] == [["OAF"], ["YAF"]]
+        assert any("only two speakers" in line for line in lines)

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from ..audio import probe_audio
 from ..errors import BadAudioError
+from ..files import atomic_path
 from .labels import LabelPreset
 
 #: Columns every corpus's table starts with, in this order.
@@ -75,10 +76,8 @@ class CorpusIndex:
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the table as CSV (atomically) and return its path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        self.table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            self.table.to_csv(tmp, index=False)
         return path
 
 
