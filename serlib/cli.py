@@ -249,7 +249,7 @@ def _run_train(args: argparse.Namespace) -> None:
     config = _train_config(args)
     store = load_features(args.features)
     result = train_fold(store, config, args.val_id, args.test_id, gpu=args.gpu,
-                        progress=args.progress)
+                        progress=args.progress, log_dir=f"{args.save_label}-tensorboard")
     path = save_checkpoint(result, f"{args.save_label}.pth")
     print(describe(result))
     print(f"best model saved to {path}")

@@ -230,6 +230,8 @@ class TrainConfig:
     compile: bool = _option(False, "torch.compile the model (worth it on a GPU)")
     fused: bool = _option(True, "AdamW's fused kernel (much faster per step; --no-fused: the "
                                 "plain one)")
+    tensorboard: bool = _option(True, "per-epoch TensorBoard scalars: losses, validation WA "
+                                      "and UA, learning rate (--no-tensorboard: none)")
 
     def __post_init__(self) -> None:
         if self.mixup_mode == "seed":  # the old name, kept so that old commands still run

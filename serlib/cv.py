@@ -240,7 +240,7 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
 
 
 #: TrainConfig fields that change how fast a fold trains, not what it computes.
-EXECUTION_ONLY = ("resident", "compile", "fused")
+EXECUTION_ONLY = ("resident", "compile", "fused", "tensorboard")
 
 
 def _run_identity(store: FeatureStore, protocol: str, config: TrainConfig,
@@ -350,7 +350,9 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
                        "val": val.to_dict() if val else None, "test": test.to_dict()}
         else:
             result = train_fold(store, fold_config, val_ids, test_ids, gpu=gpu,
-                                progress=progress, log=log)
+                                progress=progress, log=log,
+                                log_dir=out / "tensorboard" / fold.key if config.tensorboard
+                                else None)
             if keep_checkpoints:
                 save_checkpoint(result, out / f"fold-{fold.key}.pth")
             outcome = summary(result)

@@ -25,6 +25,7 @@ from .config import BASELINES, TrainConfig
 from .errors import SerlibError
 from .files import atomic_path
 from .images import Scaler, fit_scaler, fit_speaker_scaler, to_images
+from .logs import EpochLog
 from .losses import class_weights, oversample, soft_cross_entropy, stability_kl
 from .metrics import Evaluation, evaluate_utterances
 from .models import build_model, count_parameters, has_batch_norm
@@ -349,10 +350,11 @@ def train_one_epoch(network: Network, batches: Batches, order: np.ndarray, trans
 
 def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[str] | None,
                test_id: str | Sequence[str], *, gpu: int | None = None, progress: bool = True,
-               log=print) -> FoldResult:
+               log=print, log_dir: str | os.PathLike | None = None) -> FoldResult:
     """Train on every speaker but the validation and test speakers (one id or several);
     keep the best epoch on validation (the last one when there is no validation
-    speaker); evaluate it on the test speakers."""
+    speaker); evaluate it on the test speakers. With ``log_dir`` (and
+    ``config.tensorboard``), every epoch's scalars go there for TensorBoard."""
     if config.ser_model in BASELINES:
         raise SerlibError(f"--ser_model {config.ser_model} is a baseline, with no network to "
                           "train or save: run it with 'serlib cv'")
@@ -384,6 +386,7 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_wa": [],
                                        "val_ua": []}
     best = (-1.0, 0, None, None)
+    board = EpochLog(log_dir if config.tensorboard else None)
     for epoch in range(1, config.num_epochs + 1):
         train_loss = train_one_epoch(network, batches, order, transforms, state, num_copies,
                                      epoch, progress)
@@ -399,10 +402,15 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
         else:  # no validation speaker: the last epoch is kept
             ev, score = None, float(epoch)
         log(line)
+        board.epoch(epoch, {"loss/train": train_loss,
+                            "lr": network.optimizer.param_groups[0]["lr"],
+                            **({"loss/validation": ev.loss, "accuracy/validation WA": ev.wa,
+                                "accuracy/validation UA": ev.ua} if ev else {})})
         if score > best[0]:
             state_dict = {k: v.detach().to("cpu", copy=True)
                           for k, v in network.model.state_dict().items()}
             best = (score, epoch, state_dict, ev)
+    board.close()
     _, best_epoch, state_dict, val_ev = best
     network.model.load_state_dict(state_dict)
     test_ev = evaluate(network.model, test, num_classes, network.images, network.forward,
