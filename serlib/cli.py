@@ -326,7 +326,10 @@ def _run_report(args: argparse.Namespace) -> None:
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="the emotion of wav files, with a trained checkpoint")
-    p.add_argument("--checkpoint", type=Path, required=True, help="LABEL.pth from training")
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", type=Path, help="LABEL.pth from training")
+    model.add_argument("--onnx", type=Path,
+                       help="a model from 'serlib export' (onnxruntime, no torch needed)")
     p.add_argument("files", type=Path, nargs="+", help="wav files (any rate, mono or stereo)")
     p.add_argument("--segments", action="store_true", help="also print each 3 s segment")
     p.add_argument("--device", default="cpu")
@@ -335,9 +338,15 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 def _run_predict(args: argparse.Namespace) -> None:
     from .errors import BadAudioError
-    from .predict import Predictor
 
-    predictor = Predictor(args.checkpoint, args.device)
+    if args.onnx:
+        from .deploy import OnnxPredictor
+
+        predictor = OnnxPredictor(args.onnx)
+    else:
+        from .predict import Predictor
+
+        predictor = Predictor(args.checkpoint, args.device)
     header = "  ".join(f"{c:>10s}" for c in predictor.classes)
     failed = 0
     for path in args.files:
@@ -355,6 +364,21 @@ def _run_predict(args: argparse.Namespace) -> None:
                 print(f"  {start:7.2f}s  " + "  ".join(f"{p:10.3f}" for p in probs))
     if failed == len(args.files):
         raise SerlibError("no file could be read")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="a checkpoint as an ONNX model, image preparation and "
+                                      "metadata included")
+    p.add_argument("--checkpoint", type=Path, required=True, help="LABEL.pth from training")
+    p.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> None:
+    from .deploy import export_onnx
+
+    path = export_onnx(args.checkpoint, args.onnx)
+    print(f"ONNX model written to {path}; predict with: serlib predict --onnx {path} FILE.wav")
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -387,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="serlib", description="Speech emotion recognition with pre-trained image classifiers")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_synth, _add_index, _add_download, _add_extract, _add_train, _add_predict,
-                _add_cv, _add_evaluate, _add_report, _add_demo):
+                _add_cv, _add_evaluate, _add_export, _add_report,
+                _add_demo):
         add(sub)
     return parser
 

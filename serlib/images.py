@@ -13,81 +13,20 @@ batch's images on the fly, on the training device.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+# The scalers are numpy only (ONNX prediction uses them without torch); here for the old imports.
+from .scaling import (  # noqa: F401
+    BACKGROUND_PERCENTILE,
+    PEAK_PERCENTILE,
+    Scaler,
+    fit_scaler,
+    fit_speaker_scaler,
+)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_CHUNK = 512  # segments processed at once, so that memory stays bounded on large stores
-
-
-@dataclass(frozen=True)
-class Scaler:
-    """Per-channel, per-frequency-bin minimum and maximum, each ``(C, F)`` float32."""
-
-    low: np.ndarray
-    high: np.ndarray
-
-    def transform(self, segments: np.ndarray) -> np.ndarray:
-        """``(N, C, F, T)`` -> the same scaled to [0, 1] (clipped) and quantised to uint8."""
-        out = np.empty(segments.shape, dtype=np.uint8)
-        span = np.maximum(self.high - self.low, 1e-6)[None, :, :, None]
-        for i in range(0, len(segments), _CHUNK):
-            x = (np.asarray(segments[i:i + _CHUNK], np.float32) - self.low[None, :, :, None]) \
-                / span
-            out[i:i + _CHUNK] = np.rint(np.clip(x, 0.0, 1.0) * 255)
-        return out
-
-    def to_dict(self) -> dict[str, torch.Tensor]:
-        """For a checkpoint: plain tensors, loadable with ``weights_only=True``."""
-        return {"low": torch.from_numpy(self.low), "high": torch.from_numpy(self.high)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, torch.Tensor]) -> Scaler:
-        return cls(d["low"].numpy(), d["high"].numpy())
-
-
-def fit_scaler(segment_arrays: Iterable[np.ndarray]) -> Scaler:
-    """Min and max per channel and frequency bin over ``(N, C, F, T)`` arrays (the
-    training speakers' segments), read in chunks."""
-    low = high = None
-    for segments in segment_arrays:
-        for i in range(0, len(segments), _CHUNK):
-            x = np.asarray(segments[i:i + _CHUNK], np.float32)
-            lo, hi = x.min(axis=(0, 3)), x.max(axis=(0, 3))
-            low = lo if low is None else np.minimum(low, lo)
-            high = hi if high is None else np.maximum(high, hi)
-    if low is None:
-        raise ValueError("no training segments to fit the scaler on")
-    return Scaler(low, high)
-
-
-#: Speaker normalisation maps this percentile of each bin, over all of a speaker's frames
-#: (mostly the pauses: the recording's background), to 0 ...
-BACKGROUND_PERCENTILE = 20.0
-#: ... and this one (the speaker's loudest moments) to 255.
-PEAK_PERCENTILE = 99.5
-
-
-def fit_speaker_scaler(segments: np.ndarray) -> Scaler:
-    """A scaler fitted on one speaker's own segments ``(N, C, F, T)``, labels unused: per
-    channel and bin, the background (the 20th percentile of the speaker's frames) to 0 and
-    the speaker's peaks (99.5th) to 255.
-
-    Speaker normalisation, a standard step of speaker-independent SER: each speaker
-    is measured against their own recording, so a session's microphone, room and
-    background noise stop setting the level of the image. For a test speaker it uses
-    their recordings, never their labels.
-    """
-    x = np.asarray(segments, dtype=np.float32)
-    n, c, f, t = x.shape
-    frames = x.transpose(1, 2, 0, 3).reshape(c, f, n * t)
-    low, high = np.percentile(frames, [BACKGROUND_PERCENTILE, PEAK_PERCENTILE], axis=2)
-    return Scaler(low.astype(np.float32), np.maximum(high, low + 1e-3).astype(np.float32))
 
 
 def to_images(batch: torch.Tensor, image_size: int = 256) -> torch.Tensor:

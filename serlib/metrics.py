@@ -89,3 +89,25 @@ def fold_scores(confusion: np.ndarray, classes: list[str]) -> dict:
         scores[f"recall {name}"] = 100 * recall[k]
         scores[f"precision {name}"] = 100 * precision[k]
     return scores
+
+
+@dataclass
+class Prediction:
+    """One file's result: the emotion, utterance probabilities ``(K,)`` and per segment
+    ``(N, K)``, each segment's start in seconds."""
+
+    path: str
+    emotion: str
+    probs: np.ndarray
+    segment_probs: np.ndarray
+    segment_starts_s: np.ndarray
+
+
+def prediction(name: str, classes, seg_log_probs: np.ndarray, starts_s: np.ndarray) -> Prediction:
+    """A file's :class:`Prediction` from its segments' log-probabilities ``(N, K)``: the mean
+    log-probability per class, normalised."""
+    utt = utterance_scores(seg_log_probs, np.array([len(seg_log_probs)]))[0]
+    probs = np.exp(utt - utt.max())
+    probs /= probs.sum()
+    return Prediction(name, classes[int(probs.argmax())], probs, np.exp(seg_log_probs),
+                      np.asarray(starts_s))

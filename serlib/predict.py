@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,21 +22,16 @@ from .augment import add_noise
 from .errors import SerlibError
 from .features import FeatureConfig, compute_features, segment, segment_starts
 from .images import Scaler, fit_speaker_scaler, to_images
-from .metrics import fold_scores, unweighted_accuracy, utterance_scores, weighted_accuracy
+from .metrics import (
+    Prediction,
+    fold_scores,
+    prediction,
+    unweighted_accuracy,
+    utterance_scores,
+    weighted_accuracy,
+)
 from .models import build_model
 from .train import FoldResult, TrainConfig, checkpoint_payload, load_checkpoint, resolve_device
-
-
-@dataclass
-class Prediction:
-    """One file's result: the emotion, utterance probabilities ``(K,)`` and per segment
-    ``(N, K)``, each segment's start in seconds."""
-
-    path: str
-    emotion: str
-    probs: np.ndarray
-    segment_probs: np.ndarray
-    segment_starts_s: np.ndarray
 
 
 class Predictor:
@@ -90,13 +84,9 @@ class Predictor:
         overrides :meth:`scaler_for` (e.g. a speaker's, fitted on all their recordings)."""
         fc = self.features
         segs, frames = self.segments(y)
-        log_probs = self._log_probs(segs, scaler)
-        utt = utterance_scores(log_probs, np.array([len(segs)]))[0]
-        probs = np.exp(utt - utt.max())
-        probs /= probs.sum()
-        starts = segment_starts(frames, fc.segment_size)
-        return Prediction(name, self.classes[int(probs.argmax())], probs,
-                          np.exp(log_probs), np.array(starts) * fc.hop_length / fc.sample_rate)
+        starts = np.array(segment_starts(frames, fc.segment_size)) * fc.hop_length / \
+            fc.sample_rate
+        return prediction(name, self.classes, self._log_probs(segs, scaler), starts)
 
     def _images(self, segments: np.ndarray, scaler: Scaler | None) -> torch.Tensor:
         """Segments ``(N, C, F, T)`` in dB -> the model's images ``(N, 3, H, W)`` on its
