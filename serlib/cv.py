@@ -307,11 +307,10 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
     separate jobs can share a protocol; ``serlib report`` merges their folders.
     """
     from .baselines import fit_baseline
+    from .store import speaker_info
     from .train import check_speakers, save_checkpoint, summary, train_fold
 
     out = Path(out)
-    from .store import speaker_info
-
     with warnings.catch_warnings(record=True) as caught:  # said in the run's log
         warnings.simplefilter("always")
         all_folds = make_folds(protocol, list(store), repeats=repeats, seed=config.seed,

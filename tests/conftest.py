@@ -82,3 +82,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("robustness")
         for line in ROBUSTNESS:
             terminalreporter.write_line(f"- {line}")
+
+
+def small_emodb_store(folder: Path, seed: int, utterances: int = 40):
+    """A synthetic emoDB corpus under ``folder`` with the ``emodb-4`` classes, extracted into
+    a store of 100-frame segments: ``(store, index)``."""
+    from serlib.config import FeatureConfig
+    from serlib.corpora import index_emodb, synthesize
+    from serlib.extract import extract_features
+    from serlib.features import load_features
+
+    root = synthesize(folder / "emodb", "emodb", utterances, seed=seed, jobs=2, progress=False)
+    index = index_emodb(root, "emodb-4", progress=False)
+    path = extract_features(index, FeatureConfig(segment_size=100), folder / "store", jobs=2,
+                            progress=False)
+    return load_features(path), index

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 import torch
 import torchvision.models as tvm
+from conftest import small_emodb_store
 
 import serlib.models as models
 from serlib.backbones import BACKBONES, MODELS, parse_model
 from serlib.cli import main
-from serlib.config import FeatureConfig, TrainConfig
-from serlib.corpora import index_emodb, synthesize
+from serlib.config import TrainConfig
 from serlib.errors import SerlibError
-from serlib.extract import extract_features
 from serlib.features import load_features
 from serlib.models import FCNGAP, AttentionFCN, build_model, count_parameters
 from serlib.predict import Predictor
@@ -125,12 +124,8 @@ def _unreachable(**kwargs):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    root = synthesize(tmp_path_factory.mktemp("b") / "emodb", "emodb", 40, seed=3, jobs=2,
-                      progress=False)
-    index = index_emodb(root, "emodb-4", progress=False)
-    path = extract_features(index, FeatureConfig(segment_size=100), root.parent / "store",
-                            jobs=2, progress=False)
-    return path, index
+    store, index = small_emodb_store(tmp_path_factory.mktemp("b"), seed=3)
+    return store.path, index
 
 
 @pytest.mark.parametrize("name", [*BACKBONES, "alexnet_att", "resnet18_gap"])

@@ -9,25 +9,19 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from conftest import small_emodb_store
 
 from serlib.cli import main
-from serlib.config import FeatureConfig, TrainConfig
-from serlib.corpora import index_emodb, synthesize
+from serlib.config import TrainConfig
 from serlib.deploy import OnnxPredictor, export_onnx
 from serlib.errors import SerlibError
-from serlib.extract import extract_features
-from serlib.features import load_features
 from serlib.predict import Predictor
 from serlib.train import save_checkpoint, train_fold
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = synthesize(tmp_path_factory.mktemp("d") / "emodb", "emodb", 40, seed=8, jobs=2,
-                      progress=False)
-    index = index_emodb(root, "emodb-4", progress=False)
-    store = load_features(extract_features(index, FeatureConfig(segment_size=100),
-                                           root.parent / "store", jobs=2, progress=False))
+    store, index = small_emodb_store(tmp_path_factory.mktemp("d"), seed=8)
     wavs = index.table.query("speaker == '1M'")["path"].tolist()[:2]
     long = index.table.sort_values("duration_s")["path"].iloc[-1]  # several segments
     return store, [*wavs, long]

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from conftest import small_emodb_store
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from serlib.cli import main
-from serlib.config import FeatureConfig, TrainConfig
-from serlib.corpora import index_emodb, synthesize
+from serlib.config import TrainConfig
 from serlib.cv import run_cv
-from serlib.extract import extract_features
-from serlib.features import load_features
 from serlib.train import train_fold
 
 CONFIG = TrainConfig(num_epochs=3, batch_size=16, image_size=64, lr=5e-4)
@@ -21,11 +19,7 @@ QUIET = {"progress": False, "log": lambda line: None}
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    root = synthesize(tmp_path_factory.mktemp("l") / "emodb", "emodb", 40, seed=7, jobs=2,
-                      progress=False)
-    index = index_emodb(root, "emodb-4", progress=False)
-    return load_features(extract_features(index, FeatureConfig(segment_size=100),
-                                          root.parent / "store", jobs=2, progress=False))
+    return small_emodb_store(tmp_path_factory.mktemp("l"), seed=7)[0]
 
 
 def scalars(folder) -> dict[str, list[tuple[int, float]]]:

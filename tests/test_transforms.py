@@ -9,14 +9,12 @@ from dataclasses import asdict, replace
 import numpy as np
 import pytest
 import torch
+from conftest import small_emodb_store
 
 import serlib.transforms as transforms
-from serlib.config import FeatureConfig, TrainConfig
-from serlib.corpora import index_emodb, synthesize
+from serlib.config import TrainConfig
 from serlib.cv import EXECUTION_ONLY, prepare_out, run_label
 from serlib.errors import SerlibError
-from serlib.extract import extract_features
-from serlib.features import load_features
 from serlib.metrics import utterance_scores
 from serlib.predict import Predictor
 from serlib.train import train_fold
@@ -87,11 +85,7 @@ def test_the_registry_applies_twin_then_masks_then_mixup():
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    root = synthesize(tmp_path_factory.mktemp("t") / "emodb", "emodb", 40, seed=4, jobs=2,
-                      progress=False)
-    index = index_emodb(root, "emodb-4", progress=False)
-    return load_features(extract_features(index, FeatureConfig(segment_size=100),
-                                          root.parent / "store", jobs=2, progress=False))
+    return small_emodb_store(tmp_path_factory.mktemp("t"), seed=4)[0]
 
 
 QUIET = {"progress": False, "log": lambda line: None}
