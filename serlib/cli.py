@@ -269,20 +269,131 @@ def _add_cv(sub: argparse._SubParsersAction) -> None:
     _flag(p, "keep_checkpoints", action="store_true", help="also save each fold's model")
     p.add_argument("--label", default=None, help="the run's name in reports")
     p.add_argument("--out", type=Path, required=True, help="folder for the fold results")
+    _launcher_options(p)
     p.set_defaults(run=_run_cv)
+
+
+def _launcher_options(p: argparse.ArgumentParser) -> None:
+    """Where the folds run (:mod:`serlib.launch`): here one after another, in parallel
+    processes, or as a SLURM job array."""
+    from .launch import LAUNCHERS, SlurmOptions
+
+    d = SlurmOptions()
+    g = p.add_argument_group("launchers", "where the folds run; every launcher writes the same "
+                                          "fold files and skips finished ones")
+    g.add_argument("--launcher", choices=LAUNCHERS, default="sequential",
+                   help="sequential (here, one after another; the default), local (parallel "
+                        "processes: --devices or --workers) or slurm (a job array)")
+    g.add_argument("--devices", default=None,
+                   help="local: GPUs to use, one process each, e.g. 0,1,2")
+    g.add_argument("--workers", type=int, default=None,
+                   help="local: CPU processes, sharing the cores (default 1)")
+    g.add_argument("--partition", default=d.partition, help="slurm: the partition")
+    _flag(g, "gpus_per_job", type=int, default=d.gpus_per_job, help="slurm: GPUs per fold")
+    _flag(g, "cpus_per_job", type=int, default=d.cpus_per_job, help="slurm: CPUs per fold")
+    _flag(g, "mem_gb", type=float, default=d.mem_gb, help="slurm: memory per fold, GB")
+    g.add_argument("--time", type=int, default=d.time, help="slurm: minutes per fold")
+    _flag(g, "array_parallelism", type=int, default=d.array_parallelism,
+          help="slurm: folds running at once")
+    g.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE",
+                   help="slurm: another #SBATCH parameter, e.g. account=abc (repeatable)")
+    g.add_argument("--setup", action="append", default=[], metavar="LINE",
+                   help="slurm: a shell line run before each fold, e.g. 'module load cuda'")
+    _flag(g, "slurm_folder", type=Path, default=None,
+          help="slurm: submitit's scripts and logs (default: OUT/slurm)")
+
+
+def _launch(args: argparse.Namespace, units: list) -> None:
+    """Run ``units`` with the launcher the options chose."""
+    from .launch import SlurmOptions, run_units
+
+    if args.launcher != "local" and (args.devices or args.workers):
+        raise SerlibError("--devices and --workers are options of --launcher local")
+    if args.devices and args.workers:
+        raise SerlibError("give --devices (GPUs) or --workers (CPU processes), not both")
+    try:
+        devices = [int(d) for d in args.devices.split(",")] if args.devices else None
+    except ValueError:
+        raise SerlibError(f"--devices {args.devices!r}: give GPU numbers, e.g. 0,1,2") \
+            from None
+    slurm = SlurmOptions(args.partition, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
+                         args.time, args.array_parallelism, tuple(args.sbatch),
+                         tuple(args.setup))
+    slurm.parameters()  # argument errors now, not after a scan of the folds
+    run_units(units, args.launcher, devices=devices, workers=args.workers, slurm=slurm,
+              folder=args.slurm_folder, gpu=args.gpu, progress=args.progress)
 
 
 def _run_cv(args: argparse.Namespace) -> None:
     from .cv import run_cv
     from .features import load_features
+    from .launch import cv_units
 
     config = _train_config(args)
     store = load_features(args.features)
     folds = [f.strip() for f in args.folds.split(",") if f.strip()] if args.folds else None
-    run_cv(store, args.protocol, config, args.out, repeats=args.repeats, folds=folds,
-           loso_val=args.loso_val, keep_checkpoints=args.keep_checkpoints, label=args.label,
-           gpu=args.gpu, progress=args.progress)
-    print(f"fold results in {args.out}; make the report with: serlib report {args.out}")
+    if args.launcher == "sequential":  # in this process, with its fold-by-fold log
+        _launch(args, [])
+        run_cv(store, args.protocol, config, args.out, repeats=args.repeats, folds=folds,
+               loso_val=args.loso_val, keep_checkpoints=args.keep_checkpoints,
+               label=args.label, gpu=args.gpu, progress=args.progress)
+    else:
+        _launch(args, cv_units(store, args.protocol, config, args.out, repeats=args.repeats,
+                               folds=folds, loso_val=args.loso_val,
+                               keep_checkpoints=args.keep_checkpoints, label=args.label))
+    if args.launcher == "slurm":
+        print(f"see how far it is with: serlib status {args.out}")
+    else:
+        print(f"fold results in {args.out}; make the report with: serlib report {args.out}")
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="several cross-validation runs from a sweep file (TOML)")
+    p.add_argument("file", type=Path, help="the sweep file (see sweeps/thesis-table.toml)")
+    p.add_argument("--gpu", type=int, choices=[0, 1], default=None,
+                   help="sequential: 0 CPU, 1 GPU")
+    _flag(p, "progress", action=argparse.BooleanOptionalAction, default=True,
+          help="progress bars (sequential)")
+    _launcher_options(p)
+    p.set_defaults(run=_run_sweep)
+
+
+def _run_sweep(args: argparse.Namespace) -> None:
+    from .sweep import load_sweep, sweep_units
+
+    sweep = load_sweep(args.file)
+    units = sweep_units(sweep)
+    if args.launcher == "slurm" and args.slurm_folder is None:
+        args.slurm_folder = sweep.runs[0].out.parent / "slurm"
+    _launch(args, units)
+    folders = " ".join(str(run.out) for run in sweep.runs)
+    print(f"status: serlib status {args.file}\nreport: serlib report {folders}")
+
+
+def _add_status(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="which folds of runs are finished, queued, running or "
+                                      "failed (with the failed ones' logs)")
+    p.add_argument("runs", type=Path, nargs="+", help="'serlib cv' folders, or sweep files")
+    p.set_defaults(run=_run_status)
+
+
+def _run_status(args: argparse.Namespace) -> None:
+    from .launch import recorded_units, status_lines
+    from .sweep import load_sweep
+
+    folders = []
+    for path in args.runs:
+        folders += [run.out for run in load_sweep(path).runs] if path.suffix == ".toml" \
+            else [path]
+    for folder in folders:
+        units = recorded_units(folder)
+        if units:
+            print("\n".join(status_lines(units)))
+        elif folder.is_dir():
+            done = len(list(folder.glob("fold-*.json")))
+            print(f"{folder}: {done} fold files; no SLURM submission recorded")
+        else:
+            print(f"{folder}: not started")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -411,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="serlib", description="Speech emotion recognition with pre-trained image classifiers")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_synth, _add_index, _add_download, _add_extract, _add_train, _add_predict,
-                _add_cv, _add_evaluate, _add_export, _add_report,
+                _add_cv, _add_sweep, _add_status, _add_evaluate, _add_export, _add_report,
                 _add_demo):
         add(sub)
     return parser

@@ -297,20 +297,13 @@ def run_label(config: TrainConfig) -> str:
     return "+".join([config.ser_model, *extras])
 
 
-def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
-           repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
-           keep_checkpoints: bool = False, label: str | None = None, gpu: int | None = None,
-           progress: bool = True, log=print) -> list[Path]:
-    """Train and evaluate every fold not yet finished in ``out``; returns the result files.
-
-    ``folds`` restricts the run to some folds by name (``1M``, ``S3``), so that
-    separate jobs can share a protocol; ``serlib report`` merges their folders.
-    """
-    from .baselines import fit_baseline
+def plan_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
+            repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
+            label: str | None = None, log=print) -> list[Fold]:
+    """The folds of a run (``folds`` keeps only those with these names), after creating
+    ``out`` or checking that it holds results of the same run."""
     from .store import speaker_info
-    from .train import check_speakers, save_checkpoint, summary, train_fold
 
-    out = Path(out)
     with warnings.catch_warnings(record=True) as caught:  # said in the run's log
         warnings.simplefilter("always")
         all_folds = make_folds(protocol, list(store), repeats=repeats, seed=config.seed,
@@ -325,38 +318,70 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
             raise SerlibError(f"--folds {','.join(unknown)}: not a fold of {protocol} here; "
                               f"folds: {', '.join(sorted(names))}")
         all_folds = [f for f in all_folds if f.name in folds]
-    prepare_out(out, _run_identity(store, protocol, config, loso_val),
+    prepare_out(Path(out), _run_identity(store, protocol, config, loso_val),
                 label or run_label(config), list(store))
+    return all_folds
+
+
+def fold_path(out: str | os.PathLike, fold: Fold | str) -> Path:
+    """Where a fold's result goes: ``OUT/fold-r0-1M.json``."""
+    return Path(out) / f"fold-{fold if isinstance(fold, str) else fold.key}.json"
+
+
+def run_fold(store: FeatureStore, fold: Fold, config: TrainConfig, out: str | os.PathLike, *,
+             keep_checkpoints: bool = False, gpu: int | None = None, progress: bool = True,
+             log=print) -> Path:
+    """Train and test one fold with the fold's seed, and write its result file atomically
+    (the same file whichever process or machine runs it)."""
+    from .baselines import fit_baseline
+    from .train import check_speakers, save_checkpoint, summary, train_fold
+
+    out = Path(out)
+    fold_config = TrainConfig(**{**asdict(config), "seed": fold.seed})
+    val_ids, test_ids = list(fold.val_ids), list(fold.test_ids)
+    if config.ser_model in BASELINES:
+        train_ids = check_speakers(store, val_ids, test_ids)
+        val, test, num_params = fit_baseline(store, fold_config, train_ids, val_ids, test_ids)
+        log(f"{config.ser_model}: test ({','.join(test_ids)}) WA {test.wa:.3f} UA {test.ua:.3f}")
+        outcome = {"val_ids": val_ids, "test_ids": test_ids, "best_epoch": None,
+                   "num_params": num_params, "history": {},
+                   "val": val.to_dict() if val else None, "test": test.to_dict()}
+    else:
+        result = train_fold(store, fold_config, val_ids, test_ids, gpu=gpu, progress=progress,
+                            log=log, log_dir=out / "tensorboard" / fold.key
+                            if config.tensorboard else None)
+        if keep_checkpoints:
+            save_checkpoint(result, out / f"fold-{fold.key}.pth")
+        outcome = summary(result)
+    path = fold_path(out, fold)
+    write_json(path, {"fold": fold.name, "repeat": fold.repeat, "seed": fold.seed,
+                      "classes": list(store.classes), "model": config.ser_model,
+                      "config": asdict(fold_config), **outcome})
+    return path
+
+
+def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
+           repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
+           keep_checkpoints: bool = False, label: str | None = None, gpu: int | None = None,
+           progress: bool = True, log=print) -> list[Path]:
+    """Train and evaluate every fold not yet finished in ``out``, one after the other in
+    this process; returns the result files. (:mod:`serlib.launch` runs the same folds
+    as a SLURM job array or in parallel processes.)
+
+    ``folds`` restricts the run to some folds by name (``1M``, ``S3``), so that
+    separate jobs can share a protocol; ``serlib report`` merges their folders.
+    """
+    plan = plan_cv(store, protocol, config, out, repeats=repeats, folds=folds,
+                   loso_val=loso_val, label=label, log=log)
     written = []
-    for i, fold in enumerate(all_folds, 1):
-        path = out / f"fold-{fold.key}.json"
+    for i, fold in enumerate(plan, 1):
+        path = fold_path(out, fold)
         if path.exists():
-            log(f"[fold {i}/{len(all_folds)}] {fold.key}: done already, skipped")
-            written.append(path)
-            continue
-        log(f"[fold {i}/{len(all_folds)}] {fold.key}: test {','.join(fold.test_ids)}, "
-            f"validation {','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
-        fold_config = TrainConfig(**{**asdict(config), "seed": fold.seed})
-        val_ids, test_ids = list(fold.val_ids), list(fold.test_ids)
-        if config.ser_model in BASELINES:
-            train_ids = check_speakers(store, val_ids, test_ids)
-            val, test, num_params = fit_baseline(store, fold_config, train_ids, val_ids,
-                                                 test_ids)
-            log(f"{config.ser_model}: test ({','.join(test_ids)}) WA {test.wa:.3f} "
-                f"UA {test.ua:.3f}")
-            outcome = {"val_ids": val_ids, "test_ids": test_ids, "best_epoch": None,
-                       "num_params": num_params, "history": {},
-                       "val": val.to_dict() if val else None, "test": test.to_dict()}
+            log(f"[fold {i}/{len(plan)}] {fold.key}: done already, skipped")
         else:
-            result = train_fold(store, fold_config, val_ids, test_ids, gpu=gpu,
-                                progress=progress, log=log,
-                                log_dir=out / "tensorboard" / fold.key if config.tensorboard
-                                else None)
-            if keep_checkpoints:
-                save_checkpoint(result, out / f"fold-{fold.key}.pth")
-            outcome = summary(result)
-        write_json(path, {"fold": fold.name, "repeat": fold.repeat, "seed": fold.seed,
-                          "classes": list(store.classes), "model": config.ser_model,
-                          "config": asdict(fold_config), **outcome})
+            log(f"[fold {i}/{len(plan)}] {fold.key}: test {','.join(fold.test_ids)}, "
+                f"validation {','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
+            run_fold(store, fold, config, out, keep_checkpoints=keep_checkpoints, gpu=gpu,
+                     progress=progress, log=log)
         written.append(path)
     return written

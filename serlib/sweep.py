@@ -1,0 +1,155 @@
+"""Sweep files: several cross-validation runs described in one small TOML file.
+
+::
+
+    # sweeps/thesis-table.toml: the thesis's table
+    store = "data/iemocap/features-logspec"   # the default store of every run
+    protocol = "5fold"
+    repeats = 5
+    out = "runs/thesis-table"                 # one folder per run inside it
+
+    [train]                                   # options every run shares
+    num_epochs = 100
+    pretrained = true
+
+    [runs.alexnet_gap]                        # a run: its name, then its own options
+    ser_model = "alexnet_gap"
+
+    [runs."alexnet_gap+stability"]
+    ser_model = "alexnet_gap"
+    stability = true
+    store = "data/iemocap/features-logspec-mixnoise"
+
+Options are :class:`~serlib.config.TrainConfig`'s fields, spelled as on the
+command line (``num_epochs``, ``mixup``); relative paths are taken from the
+current folder, as on the command line. Each run writes ``OUT/<name>``, which
+``serlib report OUT/*`` sets side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .config import TrainConfig
+from .cv import PROTOCOLS
+from .errors import SerlibError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: The keys of a sweep file's top level (besides ``[train]`` and ``[runs.NAME]``).
+TOP_KEYS = {"store": str, "protocol": str, "repeats": int, "out": str, "folds": list,
+            "loso_val": bool, "keep_checkpoints": bool}
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep: its name (the folder ``out/<name>`` and the report's label),
+    store, and training configuration."""
+
+    name: str
+    store: Path
+    config: TrainConfig
+    out: Path
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A parsed sweep file: the protocol and repeats that every run shares, and the runs."""
+
+    protocol: str
+    repeats: int
+    runs: tuple[SweepRun, ...]
+    folds: tuple[str, ...] | None = None
+    loso_val: bool = False
+    keep_checkpoints: bool = False
+
+
+def _train_fields() -> dict[str, object]:
+    return {f.name: f.default for f in fields(TrainConfig)}
+
+
+def _check_options(path: Path, where: str, options: dict, allowed: dict[str, object]) -> None:
+    """Unknown keys and values of the wrong type, named with their place in the file."""
+    for key, value in options.items():
+        if key not in allowed:
+            raise SerlibError(f"{path}: [{where}] has an unknown option {key!r}; options: "
+                              f"{', '.join(sorted(allowed))}")
+        default = allowed[key]
+        wanted = default if isinstance(default, type) else type(default)
+        if default is None or wanted is type(None):
+            continue
+        ok = isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
+        if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise SerlibError(f"{path}: [{where}] {key} = {value!r}: expected "
+                              f"{wanted.__name__}")
+
+
+def load_sweep(path: str | os.PathLike) -> Sweep:
+    """Read and check a sweep file (see the module's description)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SerlibError(f"{path}: no such sweep file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SerlibError(f"{path}: not a valid TOML file: {e}") from None
+    train_fields = _train_fields()
+    top = {k: v for k, v in data.items() if k not in ("train", "runs")}
+    _check_options(path, "top level", top, TOP_KEYS)
+    shared = data.get("train", {})
+    _check_options(path, "train", shared, train_fields)
+    runs = data.get("runs")
+    if not isinstance(runs, dict) or not runs:
+        raise SerlibError(f"{path}: no runs; add at least one [runs.NAME] table")
+    if "out" not in top:
+        raise SerlibError(f"{path}: say where the runs go with out = \"FOLDER\"")
+    protocol = top.get("protocol", "5fold")
+    if protocol not in PROTOCOLS:
+        raise SerlibError(f"{path}: unknown protocol {protocol!r}; choose one of "
+                          f"{list(PROTOCOLS)}")
+    out = Path(top["out"])
+    parsed = []
+    for name, options in runs.items():
+        if not isinstance(options, dict):
+            raise SerlibError(f"{path}: runs.{name} must be a table ([runs.{name}])")
+        if name in (".", "..") or "/" in name or os.sep in name:
+            raise SerlibError(f"{path}: run name {name!r} cannot be a folder name")
+        _check_options(path, f"runs.{name}", options, {**train_fields, "store": str})
+        store = options.get("store", top.get("store"))
+        if store is None:
+            raise SerlibError(f"{path}: runs.{name} has no store (give store = \"FOLDER\" at "
+                              "the top or in the run)")
+        settings = {**shared, **{k: v for k, v in options.items() if k != "store"}}
+        try:
+            config = TrainConfig(**settings)
+        except SerlibError as e:
+            raise SerlibError(f"{path}: runs.{name}: {e}") from None
+        parsed.append(SweepRun(name, Path(store), config, out / name))
+    folds = top.get("folds")
+    return Sweep(protocol, top.get("repeats", 1), tuple(parsed),
+                 tuple(str(f) for f in folds) if folds else None, top.get("loso_val", False),
+                 top.get("keep_checkpoints", False))
+
+
+def sweep_units(sweep: Sweep, *, log=print) -> list:
+    """Every unit of every run of the sweep (:class:`serlib.launch.Unit`), each run's folder
+    created or checked, in file order."""
+    from .features import load_features
+    from .launch import cv_units
+
+    units = []
+    for run in sweep.runs:
+        store = load_features(run.store)
+        units += cv_units(store, sweep.protocol, run.config, run.out, repeats=sweep.repeats,
+                          folds=list(sweep.folds) if sweep.folds else None,
+                          loso_val=sweep.loso_val, keep_checkpoints=sweep.keep_checkpoints,
+                          label=run.name, log=log)
+    return units
