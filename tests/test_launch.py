@@ -200,3 +200,25 @@ ser_model = "alexnet_gap"
     assert report.returncode == 0, report.stderr
     table = (tmp_path / "report" / "results.md").read_text()
     assert "| majority |" in table and "| fcn |" in table
+
+
+def test_each_gpu_worker_sees_only_its_own_device(monkeypatch):
+    import queue
+
+    import serlib.launch as launch
+
+    slots: queue.Queue = queue.Queue()
+    slots.put("3")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    monkeypatch.setattr(launch, "_WORKER_GPU", None)
+    launch._start_worker(slots, None)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3" and launch._WORKER_GPU == 1
+
+
+def test_gpu_workers_without_cuda_train_on_the_cpu_with_the_same_results(store, tmp_path):
+    _sequential(store, tmp_path / "seq", torch.get_num_threads(), folds=["1M"])
+    units = cv_units(store, "5fold", TINY, tmp_path / "gpu", folds=["1M"], **QUIET)
+    lines: list[str] = []
+    run_local(units, devices=[0], log=lines.append)
+    assert lines[0] == "0 of 1 units finished already; 1 to run on 1 worker(s) (GPUs 0)"
+    assert units[0].result.read_bytes() == (tmp_path / "seq" / "fold-r0-1M.json").read_bytes()
