@@ -313,29 +313,30 @@ def submit_slurm(units: Iterable[Unit], folder: str | os.PathLike, options: Slur
     return [job.job_id for job in jobs]
 
 
-def run_units(store_units: list[Unit], launcher: str = "sequential", *,
+def run_units(units: list[Unit], launcher: str = "sequential", *,
               devices: list[int] | None = None, workers: int | None = None,
               slurm: SlurmOptions | None = None, folder: str | os.PathLike | None = None,
               gpu: int | None = None, progress: bool = True,
               log: Callable[[str], None] = print) -> list[str]:
-    """Run units with a launcher (see the module's description). ``folder`` is where
-    submitit keeps its scripts and logs (default: ``slurm`` beside the first run's
-    folder's fold files)."""
+    """Run units with a launcher (see the module's description): returns the fold files
+    (``sequential``, ``local``), or the array tasks submitted (``slurm``, which returns at
+    once). ``folder`` is where submitit keeps its scripts and logs (default: the first
+    unit's run folder's ``slurm``)."""
     if launcher == "sequential":
         written = []
-        for i, unit in enumerate(store_units, 1):
+        for i, unit in enumerate(units, 1):
             done = unit.result.exists()
-            log(f"[fold {i}/{len(store_units)}] {unit.name}" + (": done already, skipped"
-                                                                 if done else ""))
+            log(f"[fold {i}/{len(units)}] {unit.name}"
+                + (": done already, skipped" if done else ""))
             written.append(run_unit(unit, gpu=gpu, progress=progress, log=log))
         return written
     if launcher == "local":
-        return run_local(store_units, devices=devices, workers=workers, log=log)
+        return run_local(units, devices=devices, workers=workers, log=log)
     if launcher == "slurm":
-        if not store_units:
+        if not units:
             return []
-        folder = folder or Path(store_units[0].out) / "slurm"
-        return submit_slurm(store_units, folder, slurm or SlurmOptions(), log=log)
+        folder = folder or Path(units[0].out) / "slurm"
+        return submit_slurm(units, folder, slurm or SlurmOptions(), log=log)
     raise SerlibError(f"unknown launcher {launcher!r}; choose one of {list(LAUNCHERS)}")
 
 
