@@ -46,10 +46,11 @@ def _wait(condition, timeout: float, what: str, step: float = 0.2):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def _start_munge() -> None:
-    """munged with a key, as Debian's package leaves it (the key is made if missing)."""
+def _start_munge() -> bool:
+    """munged with a key, as Debian's package leaves it (the key is made if missing); whether
+    it had to be started."""
     if subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode == 0:
-        return
+        return False
     key = Path("/etc/munge/munge.key")
     if not key.exists():
         key.write_bytes(os.urandom(1024))
@@ -58,12 +59,13 @@ def _start_munge() -> None:
         subprocess.run(["chown", "-R", "munge:munge", folder], check=True)
     key.chmod(0o400)
     subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True)
+    return True
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A one-node SLURM cluster on this machine; yields its environment (SLURM_CONF)."""
-    _start_munge()
+    started_munge = _start_munge()
     d = tmp_path_factory.mktemp("slurm")
     host = socket.gethostname().split(".")[0]
     conf = d / "slurm.conf"
@@ -105,6 +107,8 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
                     os.kill(int(pid.read_text()), signal.SIGTERM)
                 except (ProcessLookupError, ValueError):
                     pass
+        if started_munge:  # leave the machine as it was
+            subprocess.run(["pkill", "-x", "munged"], check=False)
 
 
 def _serlib(env: dict, *args: str) -> subprocess.CompletedProcess:
