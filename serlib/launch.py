@@ -294,9 +294,16 @@ def submit_slurm(units: Iterable[Unit], folder: str | os.PathLike, options: Slur
     if not todo:
         log("nothing to submit")
         return []
+    if shutil.which("sbatch") is None:
+        raise SerlibError("sbatch not found: submit from a machine where SLURM's commands "
+                          "are available (a cluster's login node)")
     executor = submitit.SlurmExecutor(folder=Path(folder).resolve() / "%j")
     executor.update_parameters(**options.parameters())
-    jobs = executor.map_array(run_unit, todo)
+    try:
+        jobs = executor.map_array(run_unit, todo)
+    except (submitit.core.utils.FailedJobError, submitit.core.utils.FailedSubmissionError) as e:
+        raise SerlibError(f"sbatch refused the job array: {str(e).strip() or 'no message'} "
+                          "(check --partition, --time, --gpus-per-job and --sbatch)") from None
     record_units(units)
     submitted: dict[str, dict] = {}
     for unit, job in zip(todo, jobs, strict=True):

@@ -222,3 +222,11 @@ def test_gpu_workers_without_cuda_train_on_the_cpu_with_the_same_results(store, 
     run_local(units, devices=[0], log=lines.append)
     assert lines[0] == "0 of 1 units finished already; 1 to run on 1 worker(s) (GPUs 0)"
     assert units[0].result.read_bytes() == (tmp_path / "seq" / "fold-r0-1M.json").read_bytes()
+
+
+def test_slurm_without_sbatch_says_where_to_submit_from(store, tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    units = cv_units(store, "5fold", TINY, tmp_path, folds=["1M"], **QUIET)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(SerlibError, match="sbatch not found: submit from .* login node"):
+        run_units(units, "slurm", **QUIET)

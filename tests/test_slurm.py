@@ -163,6 +163,18 @@ def test_a_job_array_equals_a_sequential_run_and_a_killed_task_is_redone(cluster
     assert "nothing to submit" in _serlib(cluster, *submit).stdout
 
 
+def test_a_refused_submission_is_explained_without_a_traceback(cluster, tmp_path):
+    store = small_emodb_store(tmp_path, seed=5)[0]
+    r = subprocess.run([sys.executable, "-m", "serlib", "cv", str(store.path), "--folds", "1M",
+                        "--out", str(tmp_path / "run"), "--launcher", "slurm",
+                        "--partition", "nosuch"], env=cluster, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "serlib: error: sbatch refused the job array:" in r.stderr
+    assert "invalid partition" in r.stderr.lower() and "--partition" in r.stderr
+    assert not (tmp_path / "run" / "slurm-jobs.json").exists()
+
+
 def test_a_sweep_is_one_job_array_writing_one_folder_per_run(cluster, tmp_path):
     store = small_emodb_store(tmp_path, seed=6)[0]
     sweep = tmp_path / "sweep.toml"
