@@ -303,9 +303,9 @@ def _launcher_options(p: argparse.ArgumentParser) -> None:
           help="slurm: submitit's scripts and logs (default: OUT/slurm)")
 
 
-def _launch(args: argparse.Namespace, units: list) -> None:
-    """Run ``units`` with the launcher the options chose."""
-    from .launch import SlurmOptions, run_units
+def _launcher_settings(args: argparse.Namespace) -> dict:
+    """The launcher options, checked, as :func:`serlib.launch.run_units` takes them."""
+    from .launch import SlurmOptions
 
     if args.launcher != "local" and (args.devices or args.workers):
         raise SerlibError("--devices and --workers are options of --launcher local")
@@ -320,27 +320,28 @@ def _launch(args: argparse.Namespace, units: list) -> None:
                          args.time, args.array_parallelism, tuple(args.sbatch),
                          tuple(args.setup))
     slurm.parameters()  # argument errors now, not after a scan of the folds
-    run_units(units, args.launcher, devices=devices, workers=args.workers, slurm=slurm,
-              folder=args.slurm_folder, gpu=args.gpu, progress=args.progress)
+    return {"devices": devices, "workers": args.workers, "slurm": slurm,
+            "folder": args.slurm_folder, "gpu": args.gpu, "progress": args.progress}
 
 
 def _run_cv(args: argparse.Namespace) -> None:
     from .cv import run_cv
     from .features import load_features
-    from .launch import cv_units
+    from .launch import cv_units, run_units
 
     config = _train_config(args)
+    settings = _launcher_settings(args)  # argument errors before the store is read
     store = load_features(args.features)
     folds = [f.strip() for f in args.folds.split(",") if f.strip()] if args.folds else None
     if args.launcher == "sequential":  # in this process, with its fold-by-fold log
-        _launch(args, [])
         run_cv(store, args.protocol, config, args.out, repeats=args.repeats, folds=folds,
                loso_val=args.loso_val, keep_checkpoints=args.keep_checkpoints,
                label=args.label, gpu=args.gpu, progress=args.progress)
     else:
-        _launch(args, cv_units(store, args.protocol, config, args.out, repeats=args.repeats,
-                               folds=folds, loso_val=args.loso_val,
-                               keep_checkpoints=args.keep_checkpoints, label=args.label))
+        run_units(cv_units(store, args.protocol, config, args.out, repeats=args.repeats,
+                           folds=folds, loso_val=args.loso_val,
+                           keep_checkpoints=args.keep_checkpoints, label=args.label),
+                  args.launcher, **settings)
     if args.launcher == "slurm":
         print(f"see how far it is with: serlib status {args.out}")
     else:
@@ -359,13 +360,14 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> None:
+    from .launch import run_units
     from .sweep import load_sweep, sweep_units
 
     sweep = load_sweep(args.file)
     units = sweep_units(sweep)
     if args.launcher == "slurm" and args.slurm_folder is None:
         args.slurm_folder = sweep.runs[0].out.parent / "slurm"
-    _launch(args, units)
+    run_units(units, args.launcher, **_launcher_settings(args))
     folders = " ".join(str(run.out) for run in sweep.runs)
     print(f"status: serlib status {args.file}\nreport: serlib report {folders}")
 

@@ -29,7 +29,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -186,11 +186,10 @@ class SlurmOptions:
     sbatch: tuple[str, ...] = ()
     setup: tuple[str, ...] = ()
     job_name: str = "serlib"
-    extra: dict = field(default_factory=dict)
 
     def parameters(self) -> dict:
         """submitit's ``SlurmExecutor.update_parameters`` arguments."""
-        extra = dict(self.extra)
+        extra = {}
         for item in self.sbatch:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():

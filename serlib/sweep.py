@@ -82,11 +82,14 @@ def _check_options(path: Path, where: str, options: dict, allowed: dict[str, obj
                               f"{', '.join(sorted(allowed))}")
         default = allowed[key]
         wanted = default if isinstance(default, type) else type(default)
-        if default is None or wanted is type(None):
+        if wanted is type(None):  # no typed default: TrainConfig checks the value itself
             continue
-        ok = isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
-        if wanted is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
+        if isinstance(value, bool) and wanted is not bool:
+            ok = False  # TOML's true is no number
+        elif wanted is float:
+            ok = isinstance(value, (int, float))
+        else:
+            ok = isinstance(value, wanted)
         if not ok:
             raise SerlibError(f"{path}: [{where}] {key} = {value!r}: expected "
                               f"{wanted.__name__}")

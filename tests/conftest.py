@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +98,25 @@ def small_emodb_store(folder: Path, seed: int, utterances: int = 40):
     path = extract_features(index, FeatureConfig(segment_size=100), folder / "store", jobs=2,
                             progress=False)
     return load_features(path), index
+
+
+#: Training so short that a fold takes seconds (the launcher and sweep tests' settings).
+TINY_TRAIN = {"num_epochs": 2, "image_size": 64, "batch_size": 8, "select_by": "ua",
+              "tensorboard": False}
+
+
+def write_tiny_sweep(path: Path, store: Path, out: str | Path) -> Path:
+    """A sweep file of two runs on fold 1M of ``store`` with ``TINY_TRAIN``: ``majority``
+    and ``fcn`` (FCN+GAP), into ``out``."""
+    train = "\n".join(f"{key} = {json.dumps(value)}" for key, value in TINY_TRAIN.items())
+    path.write_text(f"""store = "{store}"
+out = "{out}"
+folds = ["1M"]
+[train]
+{train}
+[runs.majority]
+ser_model = "majority"
+[runs.fcn]
+ser_model = "alexnet_gap"
+""")
+    return path

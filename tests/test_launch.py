@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import small_emodb_store
+from conftest import TINY_TRAIN, small_emodb_store, write_tiny_sweep
 
 from serlib.config import TrainConfig
 from serlib.cv import run_cv
@@ -22,8 +22,7 @@ from serlib.launch import SlurmOptions, Unit, cv_units, run_local, run_units, st
 from serlib.sweep import load_sweep, sweep_units
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = TrainConfig(num_epochs=2, image_size=64, batch_size=8, select_by="ua",
-                   tensorboard=False)
+TINY = TrainConfig(**TINY_TRAIN)
 QUIET = {"log": lambda _: None}
 
 
@@ -168,21 +167,7 @@ def test_sweep_file_errors_name_the_file_and_the_problem(tmp_path, text, message
 def test_a_sweep_runs_one_folder_per_run_that_the_report_sets_side_by_side(store, tmp_path,
                                                                             monkeypatch):
     monkeypatch.chdir(tmp_path)  # the file's relative paths are the current folder's
-    path = _write(tmp_path / "sweep.toml", f"""
-store = "{store.path}"
-out = "runs"
-folds = ["1M"]
-[train]
-num_epochs = 2
-image_size = 64
-batch_size = 8
-select_by = "ua"
-tensorboard = false
-[runs.majority]
-ser_model = "majority"
-[runs.fcn]
-ser_model = "alexnet_gap"
-""")
+    path = write_tiny_sweep(tmp_path / "sweep.toml", store.path, "runs")
     sweep = load_sweep(path)
     units = sweep_units(sweep, **QUIET)
     assert [u.name for u in units] == ["majority/r0-1M", "fcn/r0-1M"]

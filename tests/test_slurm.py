@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import small_emodb_store
+from conftest import TINY_TRAIN, small_emodb_store, write_tiny_sweep
 
+from serlib.cli import train_flags
 from serlib.config import TrainConfig
 from serlib.cv import run_cv
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(
     or not hasattr(os, "geteuid") or os.geteuid() != 0,
     reason="needs Debian's slurm-wlm and munge (apt-get install slurm-wlm munge; .ci/run does) "
            "and root, to start a test cluster")
-TINY = TrainConfig(num_epochs=2, image_size=64, batch_size=8, select_by="ua", tensorboard=False)
+TINY = TrainConfig(**TINY_TRAIN)
 FOLDS = ("1M", "2F")
 
 
@@ -129,8 +130,7 @@ def test_a_job_array_equals_a_sequential_run_and_a_killed_task_is_redone(cluster
     run_cv(store, "5fold", TINY, tmp_path / "seq", folds=list(FOLDS), progress=False,
            log=lambda _: None)
     out = tmp_path / "array"
-    flags = ["--num_epochs", "2", "--image_size", "64", "--batch_size", "8", "--select_by", "ua",
-             "--no-tensorboard", "--folds", ",".join(FOLDS), "--out", str(out)]
+    flags = [*train_flags(TINY), "--folds", ",".join(FOLDS), "--out", str(out)]
     # One task at a time, so that the second can be killed while it runs.
     submit = ["cv", str(store.path), *flags, "--launcher", "slurm", "--cpus-per-job", "1",
               "--array-parallelism", "1", "--time", "10"]
@@ -177,21 +177,7 @@ def test_a_refused_submission_is_explained_without_a_traceback(cluster, tmp_path
 
 def test_a_sweep_is_one_job_array_writing_one_folder_per_run(cluster, tmp_path):
     store = small_emodb_store(tmp_path, seed=6)[0]
-    sweep = tmp_path / "sweep.toml"
-    sweep.write_text(f"""store = "{store.path}"
-out = "{tmp_path / 'runs'}"
-folds = ["1M"]
-[train]
-num_epochs = 2
-image_size = 64
-batch_size = 8
-select_by = "ua"
-tensorboard = false
-[runs.majority]
-ser_model = "majority"
-[runs.fcn]
-ser_model = "alexnet_gap"
-""")
+    sweep = write_tiny_sweep(tmp_path / "sweep.toml", store.path, tmp_path / "runs")
     r = _serlib(cluster, "sweep", str(sweep), "--launcher", "slurm", "--cpus-per-job", "1")
     assert "submitted 2 units as job array" in r.stdout
     assert (tmp_path / "runs" / "slurm").is_dir()  # submitit's scripts and logs, beside the runs
