@@ -27,6 +27,7 @@ from .errors import SerlibError
 
 if TYPE_CHECKING:
     from .store import FeatureStore
+    from .train import FoldResult
 
 #: Where the course is published; the notebooks' Colab badges and install cells point here.
 REPOSITORY = "https://github.com/serlib-course/serlib"
@@ -142,6 +143,23 @@ class Course:
                                    [test_id])[1]
                 for name, model in (("majority", "majority"),
                                     ("acoustic (eGeMAPS)", "acoustic"))}
+
+    def keep_fold(self, result: FoldResult, store: FeatureStore) -> Path | None:
+        """Keep a fold trained in a notebook as the same fold of the 5-fold
+        cross-validation in ``work/cv/<run label>`` (:func:`serlib.cv.save_fold`), so that
+        notebooks 7 and 9 do not train it again. Prints where, and returns the folder; or
+        prints why not and returns ``None`` (another fold, another configuration)."""
+        from .cv import run_label, save_fold
+
+        out = self.work / "cv" / run_label(result.config)
+        try:
+            path = save_fold(result, store, out)
+        except SerlibError as error:
+            print(f"not kept for cross-validation: {error}")
+            return None
+        print(f"kept as {path.relative_to(self.data.parent)}: a cross-validation there "
+              "skips this fold")
+        return out
 
     def examples(self, speaker: str | None = None) -> pd.DataFrame:
         """One utterance of each class (rows in class order), 2 to 6 s long where the corpus

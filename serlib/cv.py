@@ -56,6 +56,7 @@ from .files import atomic_path
 
 if TYPE_CHECKING:
     from .store import FeatureStore
+    from .train import FoldResult
 
 THESIS_TEST_SPEAKERS = ("1M", "2F", "3M", "4F", "5F")
 SEED_TEST_SPEAKERS = THESIS_TEST_SPEAKERS  # the old name
@@ -353,11 +354,44 @@ def run_fold(store: FeatureStore, fold: Fold, config: TrainConfig, out: str | os
         if keep_checkpoints:
             save_checkpoint(result, out / f"fold-{fold.key}.pth")
         outcome = summary(result)
+    return _write_fold(out, fold, store, fold_config, outcome)
+
+
+def _write_fold(out: Path, fold: Fold, store: FeatureStore, fold_config: TrainConfig,
+                outcome: dict) -> Path:
     path = fold_path(out, fold)
     write_json(path, {"fold": fold.name, "repeat": fold.repeat, "seed": fold.seed,
-                      "classes": list(store.classes), "model": config.ser_model,
+                      "classes": list(store.classes), "model": fold_config.ser_model,
                       "config": asdict(fold_config), **outcome})
     return path
+
+
+def save_fold(result: FoldResult, store: FeatureStore, out: str | os.PathLike, *,
+              protocol: str = "5fold", label: str | None = None) -> Path:
+    """Record a fold trained by :func:`serlib.train_fold` as the fold of ``protocol``
+    with the same test and validation speakers, in ``out``: the file that
+    ``run_cv(store, protocol, result.config, out)`` would write for it, so that such a
+    run later skips that fold instead of training it again (the notebooks' single
+    folds become the first fold of notebook 9's cross-validations).
+
+    Raises :class:`SerlibError` when the speakers are not a fold of ``protocol``, or when
+    ``out`` holds results of another configuration.
+    """
+    from .train import summary
+
+    config = result.config
+    if result.feature_config != store.config.to_dict() or \
+            tuple(result.classes) != tuple(store.classes):
+        raise SerlibError(f"this fold was trained on other features or classes than those of "
+                          f"{store.path}: save it with the store it was trained on")
+    plan = plan_cv(store, protocol, config, out, label=label, log=lambda _: None)
+    for fold in plan:
+        if (list(fold.test_ids), list(fold.val_ids)) == (list(result.test_ids),
+                                                         list(result.val_ids)):
+            return _write_fold(Path(out), fold, store, config, summary(result))
+    raise SerlibError(f"test {','.join(result.test_ids)} with validation "
+                      f"{','.join(result.val_ids) or 'none'} is not a fold of {protocol}; "
+                      f"its folds: {', '.join(f.name for f in plan)}")
 
 
 def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,

@@ -202,3 +202,20 @@ def test_course_figures_have_titles_and_axis_labels(fold):
     figs.append(plots.snr_figure(curve, "noise"))
     for fig in figs:
         assert isinstance(fig, Figure) and _labelled(fig), fig
+
+
+def test_a_notebooks_fold_is_kept_for_the_cross_validation(fold, tmp_path, capsys):
+    from dataclasses import replace
+
+    store, _, result, _ = fold
+    course = course_mod.Course("emodb", tmp_path / "emodb", tmp_path / "data", 60, 3)
+    out = course.keep_fold(result, store)
+    assert out == tmp_path / "data" / "course" / "cv" / "alexnet_gap"
+    kept = json.loads((out / "fold-r0-1M.json").read_text())
+    assert kept["test"]["ua"] == pytest.approx(result.test.ua) and kept["seed"] == TINY.seed
+    assert capsys.readouterr().out == ("kept as data/course/cv/alexnet_gap/fold-r0-1M.json: a "
+                                       "cross-validation there skips this fold\n")
+    swapped = replace(result, val_ids=["1M"], test_ids=["1F"])
+    assert course.keep_fold(swapped, store) is None
+    assert "not kept for cross-validation: test 1F with validation 1M is not a fold of 5fold" \
+        in capsys.readouterr().out

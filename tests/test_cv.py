@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY_TRAIN, small_emodb_store
 
 import serlib.cv as cv
 from serlib.config import TrainConfig
@@ -16,7 +18,7 @@ from serlib.cv import make_folds, run_cv
 from serlib.errors import SerlibError
 from serlib.metrics import Evaluation
 from serlib.report import load_runs, summary_table, write_report
-from serlib.train import FoldResult
+from serlib.train import FoldResult, train_fold
 
 TEN = [f"{s}{g}" for s in range(1, 6) for g in "FM"]
 
@@ -299,3 +301,31 @@ def test_the_report_flags_a_collapsed_fold_everywhere(tmp_path):
     assert folds["precision b"].tolist() == pytest.approx([80, 62.5])
     assert {p.name for p in written["figures"]} >= {"comparison.png",
                                                      "confusion-00-fcn.png"}
+
+
+def test_a_fold_trained_alone_is_saved_as_run_cv_would_write_it(tmp_path):
+    """save_fold writes train_fold's result as run_cv's fold file, byte for byte, so that
+    run_cv skips it; speakers that are no fold, or another store, are refused."""
+    store, _ = small_emodb_store(tmp_path / "corpus", seed=5)
+    config = TrainConfig(**TINY_TRAIN)
+    fold = next(f for f in make_folds("5fold", list(store)) if f.name == "1M")
+    result = train_fold(store, config, fold.val_ids, fold.test_ids, progress=False,
+                        log=lambda _: None)
+    saved = cv.save_fold(result, store, tmp_path / "saved")
+    assert saved == tmp_path / "saved" / "fold-r0-1M.json"
+    trained = run_cv(store, "5fold", config, tmp_path / "cv", folds=["1M"], progress=False,
+                     log=lambda _: None)
+    assert saved.read_bytes() == trained[0].read_bytes()
+    log = []
+    run_cv(store, "5fold", config, tmp_path / "saved", folds=["1M"], progress=False,
+           log=log.append)
+    assert log == ["[fold 1/1] r0-1M: done already, skipped"]
+
+    other = train_fold(store, config, fold.test_ids, fold.val_ids, progress=False,
+                       log=lambda _: None)  # validation and test swapped: no fold of 5fold
+    with pytest.raises(SerlibError, match="is not a fold of 5fold"):
+        cv.save_fold(other, store, tmp_path / "other")
+    with pytest.raises(SerlibError, match="another configuration"):
+        cv.save_fold(train_fold(store, replace(config, num_epochs=1), fold.val_ids,
+                                fold.test_ids, progress=False, log=lambda _: None),
+                     store, tmp_path / "saved")
