@@ -20,6 +20,9 @@ from .corpora import CORPORA, CorpusIndex, corpus_from_environment, index_corpus
 
 #: The thesis's full settings (for a GPU): the demo's ``--full``.
 FULL = THESIS
+#: The smallest synthetic corpus (turns) on which the quick settings were measured to learn
+#: on every fold (benchmarks/RECIPE.md): at 1,000 turns one corpus of two had folds near chance.
+MEASURED_FROM = 1500
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,16 @@ def corpus_root(config: DemoConfig, *, progress: bool = True) -> tuple[str, Path
     return "iemocap", root
 
 
+def small_corpus_note(config: DemoConfig, real: bool) -> str | None:
+    """A warning for a synthetic corpus smaller than any the quick settings were measured on."""
+    if real or config.utterances >= MEASURED_FROM:
+        return None
+    return (f"note: the quick settings were measured to learn on every fold of synthetic "
+            f"corpora of {MEASURED_FROM:,} turns and more; with {config.utterances:,}, each "
+            "test speaker has only a few utterances of some classes, and folds near chance "
+            "are likely (benchmarks/RECIPE.md)")
+
+
 def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> CorpusIndex:
     """Run the main job and print where its outputs are; returns the corpus index.
 
@@ -68,6 +81,9 @@ def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> Cor
     demo = config.data_dir / ("demo" if real else f"demo{_suffix(config)}")
     corpus, root = corpus_root(config, progress=progress)
     print(f"[1/6] corpus: {corpus} at {root}")
+    note = small_corpus_note(config, real)
+    if note:
+        print(note)
     index = index_corpus(corpus, root, progress=progress)
     table = index.to_csv(demo / "utterances.csv")
     print(f"[2/6] utterance table: {table}")

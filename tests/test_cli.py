@@ -55,10 +55,22 @@ def test_demo_runs_on_a_small_synthetic_corpus(tmp_path):
     demo = tmp_path / "data" / "demo-150-seed0"  # not the default corpus: folders of its own
     assert (demo / "utterances.csv").exists() and (demo / "report" / "results.md").exists()
     assert "[6/6] report" in r.stdout and "| alexnet_gap | alexnet_gap |" in r.stdout
+    assert "note: the quick settings were measured to learn on every fold of synthetic " \
+        "corpora of 1,500 turns and more; with 150," in r.stdout
     assert "| majority | majority |" in r.stdout and "| acoustic | acoustic |" in r.stdout
     assert "Paired differences against **alexnet_gap**" in r.stdout
     again = run(*args)  # everything is reused: no fold is trained twice
     assert again.returncode == 0 and again.stdout.count("done already, skipped") == 15
+
+
+def test_only_a_corpus_smaller_than_those_measured_gets_the_note():
+    from serlib.demo import DemoConfig, small_corpus_note
+
+    assert small_corpus_note(DemoConfig(), real=False) is None
+    assert small_corpus_note(DemoConfig(utterances=3000), real=False) is None
+    assert "with 1,000, each test speaker" in small_corpus_note(DemoConfig(utterances=1000),
+                                                                 real=False)
+    assert small_corpus_note(DemoConfig(utterances=1000), real=True) is None
 
 
 def test_demo_uses_iemocap_dir(tmp_path, iemocap_root, monkeypatch, capsys):
