@@ -325,6 +325,8 @@ def test_a_fold_trained_alone_is_saved_as_run_cv_would_write_it(tmp_path):
                        log=lambda _: None)  # validation and test swapped: no fold of 5fold
     with pytest.raises(SerlibError, match="is not a fold of 5fold"):
         cv.save_fold(other, store, tmp_path / "other")
+    with pytest.raises(SerlibError, match="trained on other features or classes"):
+        cv.save_fold(replace(result, classes=("a", "b", "c", "d")), store, tmp_path / "other")
     with pytest.raises(SerlibError, match="another configuration"):
         cv.save_fold(train_fold(store, replace(config, num_epochs=1), fold.val_ids,
                                 fold.test_ids, progress=False, log=lambda _: None),
