@@ -12,6 +12,7 @@ are then moved into the store, which
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -31,8 +32,10 @@ from .augment import Perturber
 from .corpora import CorpusIndex
 from .errors import BadAudioError, SerlibError
 from .features import FeatureConfig, compute_features, num_segments, segment
-from .files import atomic_path
+from .files import atomic_path, check_writable, claim_folder, size_text
 from .store import (
+    TEMP_MARKER,
+    is_store,
     load_store,
     write_meta,
     write_store_atomically,
@@ -42,13 +45,19 @@ from .store import (
 
 
 def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.PathLike, *,
-                     jobs: int | None = None, batch_size: int = 16,
-                     progress: bool = True) -> Path:
+                     jobs: int | None = None, batch_size: int = 16, progress: bool = True,
+                     overwrite: bool = False) -> Path:
     """Extract ``config``'s features of every utterance of ``index`` into a store at ``out``.
 
     Files that cannot be used (corrupt, silent, NaN samples, shorter than one
     frame) are reported and left out. Returns ``out``; load it with
     :func:`serlib.features.load_features`.
+
+    ``out`` must be new, an empty folder, or a store: the same store is left as it is
+    (nothing to do), a store of another configuration or corpus is replaced only with
+    ``overwrite``, and anything else is refused before any work. The space the store
+    needs is reserved on disk first, so that a full disk stops the extraction at once
+    with a message, not a crash midway.
     """
     out = Path(out)
     table = index.table.sort_values(["speaker", "utt_id"], kind="stable").reset_index(drop=True)
@@ -68,6 +77,7 @@ def extract_features(index: CorpusIndex, config: FeatureConfig, out: str | os.Pa
         if progress:
             print(f"{out}: up to date (same utterances and parameters), not extracted again")
         return out
+    _claim_outputs(out, partial, job, overwrite)
     _recover_arrays(partial, out, config)
     _prepare_partial(partial, job, config)
     batches = [range(i, min(i + batch_size, len(table))) for i in range(0, len(table), batch_size)]
@@ -145,6 +155,32 @@ def _is_current(out: Path, job: dict) -> bool:
     return (_read_json(out / "meta.json") or {}).get("job") == job
 
 
+def _claim_outputs(out: Path, partial: Path, job: dict, overwrite: bool) -> None:
+    """Refuse, before any work, an ``out`` that is not ours or is a store of another job
+    (without ``overwrite``), a ``.partial`` folder that is not ours, and a disk without
+    room for the store's arrays."""
+    if claim_folder(out, ours=is_store, what="a feature store") and is_store(out) \
+            and not overwrite:
+        old = (_read_json(out / "meta.json") or {}).get("job") or {}
+        differ = [k for k in ("config", "utterances", "batch_size") if old.get(k) != job[k]]
+        if old.get("config") and old["config"] != job["config"]:
+            differ = [k for k in job["config"] if old["config"].get(k) != job["config"][k]]
+        what = ", ".join(differ).replace("utterances", "the corpus's utterances") or "format"
+        raise SerlibError(f"--out {out} holds a feature store of another extraction (differs "
+                          f"in: {what}); add --overwrite to replace it, or choose another "
+                          "--out")
+    ours = (partial / "job.json").exists() or (partial / TEMP_MARKER).exists()
+    if partial.exists() and not ours and (not partial.is_dir() or any(partial.iterdir())):
+        raise SerlibError(f"{partial} is in the way of the extraction's working folder and "
+                          "was not made by serlib: move it elsewhere")
+    resuming = _read_json(partial / "job.json") == job
+    itemsize = np.dtype(job["config"]["dtype"]).itemsize
+    config = FeatureConfig.from_dict(job["config"])
+    need = 0 if resuming else job["segments"] * itemsize * (1 + config.mixnoise) * \
+        config.channels * config.freq_bins * config.segment_size
+    check_writable(out, "--out", need_bytes=need)  # the same disk as the working folder
+
+
 def _shape(config: FeatureConfig, n: int) -> tuple[int, int, int, int]:
     return (n, config.channels, config.freq_bins, config.segment_size)
 
@@ -169,15 +205,34 @@ def _prepare_partial(partial: Path, job: dict, config: FeatureConfig) -> None:
     arrays = all((partial / name).exists() for name in _arrays(config))
     if arrays and _read_json(partial / "job.json") == job:
         return
-    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(partial, ignore_errors=True)  # ours: _claim_outputs checked its marker
     partial.mkdir(parents=True)
+    (partial / TEMP_MARKER).touch()
     shape, dtype = _shape(config, job["segments"]), np.dtype(config.dtype)
-    # Sparse files: disk is used only as workers fill them.
-    np.lib.format.open_memmap(partial / "segments.npy", "w+", dtype, shape).flush()
+    _preallocate(partial / "segments.npy", dtype, shape)
     if config.mixnoise:
-        np.lib.format.open_memmap(partial / "noisy.npy", "w+", dtype,
-                                  (config.mixnoise, *shape)).flush()
+        _preallocate(partial / "noisy.npy", dtype, (config.mixnoise, *shape))
     (partial / "job.json").write_text(json.dumps(job))
+
+
+def _preallocate(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """An ``.npy`` file of ``shape`` whose blocks are reserved on disk now: workers write
+    into it through memory maps, and a write into a sparse file on a full disk kills
+    the process with SIGBUS instead of raising an error."""
+    np.lib.format.open_memmap(path, "w+", dtype, shape).flush()
+    if hasattr(os, "posix_fallocate"):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                return  # a file system that cannot reserve: sparse, as before
+            need = size_text(os.fstat(fd).st_size)
+            raise SerlibError(f"{path.parent}: the disk is full ({need} needed for the "
+                              "features); free some space and run the same command again "
+                              "(finished work is kept)") from None
+        finally:
+            os.close(fd)
 
 
 def _chunk(partial: Path, k: int) -> Path:
@@ -202,8 +257,11 @@ def _extract_batch(task: tuple[int, list, FeatureConfig, Path]) -> tuple[int, in
         # One generator per utterance, from the seed and its row: reruns and resumes agree.
         rng = np.random.default_rng([config.seed, int(row)])
         x = segment(compute_features(y, config, rng, perturber), config.segment_size, pad)
-        if len(x) != expected:
-            raise RuntimeError(f"{path}: {len(x)} segments, {expected} expected from its header")
+        if len(x) != expected:  # a decoder that gives other than its header says
+            problems.append({"path": str(path), "reason": f"decoded into {len(x)} segments, "
+                             f"its header promises {expected}: truncated or a wrong header; "
+                             "export the file again"})
+            continue
         segments[offset:offset + expected] = x  # cast to the store's dtype on assignment
         for c in range(config.mixnoise):
             copy = compute_features(perturber.perturb(y, rng), config, rng, perturber)
@@ -246,8 +304,8 @@ def _assemble(out: Path, partial: Path, num_chunks: int, table: pd.DataFrame,
                 continue
             src = np.load(partial / name, mmap_mode="r", allow_pickle=False)
             lead = src.shape[:-4]
-            dst = np.lib.format.open_memmap(tmp / name, "w+", src.dtype,
-                                            (*lead, *_shape(config, n)))
+            _preallocate(tmp / name, src.dtype, (*lead, *_shape(config, n)))
+            dst = np.load(tmp / name, mmap_mode="r+", allow_pickle=False)
             at = 0
             for r, m in zip(rows, num_segs, strict=True):
                 dst[..., at:at + m, :, :, :] = src[..., offsets[r]:offsets[r] + m, :, :, :]

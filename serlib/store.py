@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -38,6 +37,7 @@ import pandas as pd
 
 from .config import FeatureConfig
 from .errors import SerlibError
+from .files import remove_own
 
 FORMAT, VERSION = "serlib-features", 1
 #: IEMOCAP-style speaker ids, ``<session><gender>`` (``1M``, ``5F``; emoDB's thesis mapping).
@@ -191,23 +191,42 @@ def writing_path(out: Path) -> Path:
     return out.with_name(f".{out.name}.writing")
 
 
+#: The file that marks serlib's temporary folders (``.NAME.writing``, ``.NAME.old``).
+TEMP_MARKER = ".serlib-temporary"
+
+
+def is_store(path: Path) -> bool:
+    """Whether ``path`` is a feature store that serlib wrote (its ``meta.json`` says so)."""
+    try:
+        return json.loads((path / "meta.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def write_store_atomically(out: Path, fill) -> Path:
     """Write a store into a temporary folder with ``fill(tmp)``, then rename it to ``out``.
 
-    An existing store at ``out`` is replaced only once the new one is complete.
+    ``out`` must be new, an empty folder, or a store (checked by the caller before the
+    work: :func:`serlib.extract.extract_features`); an existing store is replaced only
+    once the new one is complete.
     """
     out = Path(out)
+    if out.exists() and not (out.is_dir() and (is_store(out) or not any(out.iterdir()))):
+        raise SerlibError(f"{out} is not a feature store: refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = writing_path(out)
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_own(tmp, TEMP_MARKER)
     tmp.mkdir()
+    (tmp / TEMP_MARKER).touch()
     fill(tmp)
+    (tmp / TEMP_MARKER).unlink()
     old = out.with_name(f".{out.name}.old")
     if out.exists():
-        shutil.rmtree(old, ignore_errors=True)
+        remove_own(old, TEMP_MARKER)
+        (out / TEMP_MARKER).touch()
         os.replace(out, old)
     os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    remove_own(old, TEMP_MARKER)
     return out
 
 

@@ -90,22 +90,49 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike,
     return written
 
 
+#: The marker of a folder that ``serlib download`` filled.
+DOWNLOAD_MARKER = ".serlib-download.json"
+
+
+def _is_download(folder: Path) -> bool:
+    """A folder of ``serlib download``'s: its marker, or only what an older one wrote."""
+    if (folder / DOWNLOAD_MARKER).is_file():
+        return True
+    names = {p.name for p in folder.iterdir()}
+    return bool(names) and names <= {"download.zip", "download.zip.part", "wav"}
+
+
 def download_emodb(out: str | os.PathLike, url: str = EMODB_URL, *,
                    progress: bool = True) -> Path:
     """Download the emoDB zip and unpack its ``wav/`` folder into ``out``; returns ``out``.
 
     Checks what was unpacked: the folder must index as emoDB. The number of
-    files is reported rather than assumed (the release has 535).
+    files is reported rather than assumed (the release has 535). ``out`` must be new,
+    empty, or an earlier download (finished ones are not downloaded again); a folder
+    holding anything else is refused.
     """
+    import json
+
+    from ..files import claim_folder
     from .emodb import index_emodb
 
     out = Path(out)
+    if claim_folder(out, ours=_is_download, what="an emoDB download"):
+        try:
+            done = json.loads((out / DOWNLOAD_MARKER).read_text()).get("complete")
+        except (OSError, ValueError, AttributeError):
+            done = False
+        if done:
+            print(f"emoDB: already downloaded into {out} (delete the folder to download again)")
+            return out
     zip_path = download(url, out / "download.zip", progress=progress)
     files = safe_extract(zip_path, out, prefix="wav/")
     if not files:
         raise SerlibError(f"{url}: the archive holds no wav/ folder; is this emoDB's zip?")
     index = index_emodb(out, progress=False)
     bad = f", {len(index.problems)} unusable" if index.problems else ""
+    (out / DOWNLOAD_MARKER).write_text(json.dumps({"url": url, "files": len(files),
+                                                   "complete": True}))
     print(f"emoDB: {len(files)} files unpacked into {out / 'wav'}, "
           f"{len(index.table)} usable utterances{bad}")
     return out
