@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cv import prepare_out, write_json
 from .errors import SerlibError
 from .metrics import Evaluation, evaluate_utterances
+from .runs import DamagedFold, fold_path, prepare_out, read_fold, write_fold
 from .store import FeatureStore
 
 #: Feature parameters that do not change a clean segment (the noisy copies, their seed, and
@@ -97,8 +97,8 @@ def run_evaluate(checkpoints: list[str | os.PathLike], store: FeatureStore,
     """Evaluate each checkpoint on ``store`` and write ``serlib cv``-style fold files into
     ``out`` (one per checkpoint; a checkpoint ``fold-r0-1M.pth`` keeps its fold name and
     repeat); returns their paths. Finished ones are skipped, as in ``serlib cv``."""
-    from .config import TrainConfig
-    from .cv import EXECUTION_ONLY, run_label
+    from .config import EXECUTION_ONLY, TrainConfig
+    from .cv import run_label
     from .train import load_checkpoint
 
     out = Path(out)
@@ -110,16 +110,22 @@ def run_evaluate(checkpoints: list[str | os.PathLike], store: FeatureStore,
                 "feature_config": store.config.to_dict(), "classes": list(store.classes),
                 "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset"),
                 "num_segments": store.meta["shape"][0]}
-    prepare_out(out, identity, label or f"{run_label(config)} on {store.path.name}",
-                list(store))
-    written = []
+    keys = []
     for path in files:
         m = FOLD_FILE.match(path.stem)
-        fold, repeat = (m["fold"], int(m["repeat"])) if m else (path.stem, 0)
-        target = out / f"fold-r{repeat}-{fold}.json"
+        keys.append((m["fold"], int(m["repeat"])) if m else (path.stem, 0))
+    prepare_out(out, identity, label or f"{run_label(config)} on {store.path.name}",
+                list(store), planned=[f"r{repeat}-{fold}" for fold, repeat in keys])
+    written = []
+    for path, (fold, repeat) in zip(files, keys, strict=True):
+        target = fold_path(out, f"r{repeat}-{fold}")
         if target.exists():
-            written.append(target)
-            continue
+            try:
+                read_fold(target)
+                written.append(target)
+                continue
+            except DamagedFold as e:
+                log(f"{e}; evaluating it again")
         ckpt = load_checkpoint(path)
         other = {k: v for k, v in ckpt["config"].items() if k != "seed"}
         if other != {k: v for k, v in first["config"].items() if k != "seed"}:
@@ -128,12 +134,11 @@ def run_evaluate(checkpoints: list[str | os.PathLike], store: FeatureStore,
         ev = evaluate_checkpoint(ckpt, store, str(path), device)
         log(f"{path.name}: {store.path.name} ({len(store)} speakers) WA {ev.wa:.3f} "
             f"UA {ev.ua:.3f}")
-        write_json(target, {"fold": fold, "repeat": repeat, "seed": ckpt["config"]["seed"],
-                            "classes": list(store.classes), "model": config.ser_model,
-                            "config": ckpt["config"], "val_ids": [], "test_ids": sorted(store),
-                            "trained_test_ids": ckpt.get("test_ids", []),
-                            "best_epoch": ckpt.get("best_epoch"),
-                            "num_params": ckpt.get("num_params"), "history": {}, "val": None,
-                            "test": ev.to_dict()})
-        written.append(target)
+        written.append(write_fold(out, f"r{repeat}-{fold}", {
+            "fold": fold, "repeat": repeat, "seed": ckpt["config"]["seed"],
+            "classes": list(store.classes), "model": config.ser_model,
+            "config": ckpt["config"], "val_ids": [], "test_ids": sorted(store),
+            "trained_test_ids": ckpt.get("test_ids", []), "best_epoch": ckpt.get("best_epoch"),
+            "num_params": ckpt.get("num_params"), "history": {}, "val": None,
+            "test": ev.to_dict()}))
     return written

@@ -41,7 +41,6 @@ another configuration is refused.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import warnings
@@ -50,17 +49,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import BASELINES, TrainConfig
+from .config import BASELINES, EXECUTION_ONLY, TrainConfig
 from .errors import SerlibError
-from .files import atomic_path
+from .runs import DamagedFold, fold_lock, fold_path, prepare_out, read_fold, write_fold
 
 if TYPE_CHECKING:
     from .store import FeatureStore
     from .train import FoldResult
 
 THESIS_TEST_SPEAKERS = ("1M", "2F", "3M", "4F", "5F")
-SEED_TEST_SPEAKERS = THESIS_TEST_SPEAKERS  # the old name
-CONFIG_FILE = "cv.json"
 
 
 @dataclass(frozen=True)
@@ -240,55 +237,15 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
             for name, (_, test, val) in zip(names, base, strict=True)]
 
 
-#: TrainConfig fields that change how fast a fold trains, not what it computes.
-EXECUTION_ONLY = ("resident", "compile", "fused", "tensorboard")
-
-
 def _run_identity(store: FeatureStore, protocol: str, config: TrainConfig,
                   loso_val: bool) -> dict:
     """What must match for results to be mixed in one folder (not the fold selection, nor
-    how the work is executed: folds trained on a GPU with a resident or compiled model
-    belong with the others)."""
+    how the work is executed: :data:`~serlib.config.EXECUTION_ONLY`)."""
     train = {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY}
     return {"protocol": protocol, "loso_val": loso_val, "train_config": train,
             "feature_config": store.config.to_dict(), "classes": list(store.classes),
             "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset"),
             "num_segments": store.meta["shape"][0]}
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically: a reader never sees half a file."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
-
-
-def _with_new_defaults(identity: dict) -> dict:
-    """A recorded identity with the training options added since it was written (the
-    batch transforms' options, say) at their defaults, so that a folder written by an
-    older version still resumes."""
-    if "train_config" not in identity:
-        return identity
-    defaults = {k: v for k, v in asdict(TrainConfig()).items() if k not in EXECUTION_ONLY}
-    return {**identity, "train_config": {**defaults, **identity["train_config"]}}
-
-
-def prepare_out(out: Path, identity: dict, label: str,
-                speakers: list[str] | None = None) -> None:
-    """Create ``out`` for this run, or check that it holds results of the same run;
-    ``speakers`` (the store's, for the report) are recorded beside the identity."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / CONFIG_FILE
-    if path.exists():
-        recorded = json.loads(path.read_text())
-        if _with_new_defaults(recorded.get("identity", {})) != identity:
-            diff = sorted(k for k in identity if recorded.get("identity", {}).get(k)
-                          != identity[k])
-            raise SerlibError(f"{out} holds cross-validation results of another configuration "
-                              f"(differs in: {', '.join(diff) or 'format'}); use another "
-                              "--out, or delete it to start again")
-        return
-    write_json(path, {"label": label, "identity": identity,
-                      "speakers": sorted(speakers or [])})
 
 
 def run_label(config: TrainConfig) -> str:
@@ -298,11 +255,23 @@ def run_label(config: TrainConfig) -> str:
     return "+".join([config.ser_model, *extras])
 
 
-def plan_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
-            repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
-            label: str | None = None, log=print) -> list[Fold]:
-    """The folds of a run (``folds`` keeps only those with these names), after creating
-    ``out`` or checking that it holds results of the same run."""
+def _select(all_folds: list[Fold], folds: list[str] | None, protocol: str) -> list[Fold]:
+    """The folds named in ``folds`` (all when None); unknown names are an error."""
+    if folds is None:
+        return all_folds
+    names = {f.name for f in all_folds}
+    if not folds:
+        raise SerlibError(f"--folds: no fold named; give fold names, e.g. "
+                          f"{','.join(sorted(names)[:2])}")
+    unknown = sorted(set(folds) - names)
+    if unknown:
+        raise SerlibError(f"--folds {','.join(unknown)}: not a fold of {protocol} here; "
+                          f"folds: {', '.join(sorted(names))}")
+    return [f for f in all_folds if f.name in folds]
+
+
+def _folds_of(store: FeatureStore, protocol: str, config: TrainConfig, *, repeats: int,
+              loso_val: bool, log) -> list[Fold]:
     from .store import speaker_info
 
     with warnings.catch_warnings(record=True) as caught:  # said in the run's log
@@ -312,21 +281,35 @@ def plan_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | 
                                speaker_info=speaker_info(getattr(store, "meta", {}), list(store)))
     for warning in caught:
         log(f"warning: {warning.message}")
-    if folds:
-        names = {f.name for f in all_folds}
-        unknown = sorted(set(folds) - names)
-        if unknown:
-            raise SerlibError(f"--folds {','.join(unknown)}: not a fold of {protocol} here; "
-                              f"folds: {', '.join(sorted(names))}")
-        all_folds = [f for f in all_folds if f.name in folds]
-    prepare_out(Path(out), _run_identity(store, protocol, config, loso_val),
-                label or run_label(config), list(store))
     return all_folds
 
 
-def fold_path(out: str | os.PathLike, fold: Fold | str) -> Path:
-    """Where a fold's result goes: ``OUT/fold-r0-1M.json``."""
-    return Path(out) / f"fold-{fold if isinstance(fold, str) else fold.key}.json"
+def plan_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
+            repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
+            label: str | None = None, overwrite: bool = False, log=print) -> list[Fold]:
+    """The folds of a run (``folds`` keeps only those with these names), after creating
+    ``out`` or checking that it holds results of the same run (``overwrite``: a run
+    folder of another configuration is started afresh)."""
+    plan = _select(_folds_of(store, protocol, config, repeats=repeats, loso_val=loso_val,
+                             log=log), folds, protocol)
+    prepare_out(Path(out), _run_identity(store, protocol, config, loso_val),
+                label or run_label(config), list(store), planned=[f.key for f in plan],
+                overwrite=overwrite)
+    return plan
+
+
+def plan_fold(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike,
+              key: str, *, repeats: int = 1, loso_val: bool = False, label: str | None = None,
+              log=print) -> Fold:
+    """The one fold ``key`` (``r0-1M``) of a run, after creating ``out`` or checking that it
+    holds results of the same run (what a worker process or an array task needs)."""
+    folds = _folds_of(store, protocol, config, repeats=repeats, loso_val=loso_val, log=log)
+    fold = next((f for f in folds if f.key == key), None)
+    if fold is None:
+        raise SerlibError(f"{store.path}: no fold {key} in protocol {protocol}")
+    prepare_out(Path(out), _run_identity(store, protocol, config, loso_val),
+                label or run_label(config), list(store), planned=[key])
+    return fold
 
 
 def run_fold(store: FeatureStore, fold: Fold, config: TrainConfig, out: str | os.PathLike, *,
@@ -359,11 +342,10 @@ def run_fold(store: FeatureStore, fold: Fold, config: TrainConfig, out: str | os
 
 def _write_fold(out: Path, fold: Fold, store: FeatureStore, fold_config: TrainConfig,
                 outcome: dict) -> Path:
-    path = fold_path(out, fold)
-    write_json(path, {"fold": fold.name, "repeat": fold.repeat, "seed": fold.seed,
-                      "classes": list(store.classes), "model": fold_config.ser_model,
-                      "config": asdict(fold_config), **outcome})
-    return path
+    return write_fold(out, fold.key, {"fold": fold.name, "repeat": fold.repeat,
+                                      "seed": fold.seed, "classes": list(store.classes),
+                                      "model": fold_config.ser_model,
+                                      "config": asdict(fold_config), **outcome})
 
 
 def save_fold(result: FoldResult, store: FeatureStore, out: str | os.PathLike, *,
@@ -384,38 +366,82 @@ def save_fold(result: FoldResult, store: FeatureStore, out: str | os.PathLike, *
             tuple(result.classes) != tuple(store.classes):
         raise SerlibError(f"this fold was trained on other features or classes than those of "
                           f"{store.path}: save it with the store it was trained on")
-    plan = plan_cv(store, protocol, config, out, label=label, log=lambda _: None)
-    for fold in plan:
-        if (list(fold.test_ids), list(fold.val_ids)) == (list(result.test_ids),
-                                                         list(result.val_ids)):
-            return _write_fold(Path(out), fold, store, config, summary(result))
-    raise SerlibError(f"test {','.join(result.test_ids)} with validation "
-                      f"{','.join(result.val_ids) or 'none'} is not a fold of {protocol}; "
-                      f"its folds: {', '.join(f.name for f in plan)}")
+    folds = _folds_of(store, protocol, config, repeats=1, loso_val=False, log=lambda _: None)
+    fold = next((f for f in folds if (list(f.test_ids), list(f.val_ids)) ==
+                 (list(result.test_ids), list(result.val_ids))), None)
+    if fold is None:  # refused before anything is written
+        raise SerlibError(f"test {','.join(result.test_ids)} with validation "
+                          f"{','.join(result.val_ids) or 'none'} is not a fold of {protocol}; "
+                          f"its folds: {', '.join(f.name for f in folds)}")
+    prepare_out(Path(out), _run_identity(store, protocol, config, False),
+                label or run_label(config), list(store), planned=[fold.key])
+    return _write_fold(Path(out), fold, store, config, summary(result))
 
 
 def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
            repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
            keep_checkpoints: bool = False, label: str | None = None, gpu: int | None = None,
-           progress: bool = True, log=print) -> list[Path]:
+           progress: bool = True, overwrite: bool = False, log=print) -> list[Path]:
     """Train and evaluate every fold not yet finished in ``out``, one after the other in
     this process; returns the result files. (:mod:`serlib.launch` runs the same folds
     as a SLURM job array or in parallel processes.)
 
     ``folds`` restricts the run to some folds by name (``1M``, ``S3``), so that
-    separate jobs can share a protocol; ``serlib report`` merges their folders.
+    separate jobs can share a protocol; ``serlib report`` merges their folders. A fold
+    file that is damaged is reported and trained again; a fold that another process is
+    training (two ``serlib cv`` on one folder) is left to it while this one trains the
+    others, then waited for. ``overwrite`` starts afresh a folder of another
+    configuration.
     """
     plan = plan_cv(store, protocol, config, out, repeats=repeats, folds=folds,
-                   loso_val=loso_val, label=label, log=log)
-    written = []
+                   loso_val=loso_val, label=label, overwrite=overwrite, log=log)
+    held = []
     for i, fold in enumerate(plan, 1):
-        path = fold_path(out, fold)
-        if path.exists():
-            log(f"[fold {i}/{len(plan)}] {fold.key}: done already, skipped")
-        else:
-            log(f"[fold {i}/{len(plan)}] {fold.key}: test {','.join(fold.test_ids)}, "
-                f"validation {','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
-            run_fold(store, fold, config, out, keep_checkpoints=keep_checkpoints, gpu=gpu,
-                     progress=progress, log=log)
-        written.append(path)
-    return written
+        where = f"[fold {i}/{len(plan)}] {fold.key}"
+        if not _run_free_fold(store, fold, config, out, where, keep_checkpoints, gpu, progress,
+                              log):
+            log(f"{where}: being trained by another process; taking the next fold")
+            held.append((where, fold))
+    for where, fold in held:  # then wait for the other process, and take over if it died
+        log(f"{where}: waiting for the other process to finish it")
+        _run_free_fold(store, fold, config, out, where, keep_checkpoints, gpu, progress, log,
+                       wait=True)
+    return [fold_path(out, fold.key) for fold in plan]
+
+
+def is_done(out: str | os.PathLike, fold: Fold, log=print, where: str = "") -> bool:
+    """Whether the fold's file is there and whole; a damaged one is reported (and the
+    caller trains the fold again)."""
+    path = fold_path(out, fold.key)
+    if not path.exists():
+        return False
+    try:
+        read_fold(path)
+        return True
+    except DamagedFold as e:
+        log(f"{where or fold.key}: {e}; training it again")
+        return False
+
+
+def _run_free_fold(store: FeatureStore, fold: Fold, config: TrainConfig, out, where: str,
+                   keep_checkpoints: bool, gpu: int | None, progress: bool, log, *,
+                   wait: bool = False) -> bool:
+    """Train ``fold`` unless it is done, holding its lock; False (without waiting) when
+    another process holds the lock."""
+    if is_done(out, fold, lambda _: None):
+        log(f"{where}: done already, skipped")
+        return True
+    lock = fold_lock(out, fold.key)
+    if not lock.acquire(blocking=wait):
+        return False
+    try:
+        if is_done(out, fold, log, where):  # finished by the process that held it
+            log(f"{where}: done already, skipped")
+            return True
+        log(f"{where}: test {','.join(fold.test_ids)}, validation "
+            f"{','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
+        run_fold(store, fold, config, out, keep_checkpoints=keep_checkpoints, gpu=gpu,
+                 progress=progress, log=log)
+    finally:
+        lock.release()
+    return True

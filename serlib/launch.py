@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import TrainConfig
-from .cv import fold_path, plan_cv, write_json
+from .cv import plan_cv
 from .errors import SerlibError
+from .runs import fold_lock, fold_path, fold_state, write_json
 
 if TYPE_CHECKING:
     from .store import FeatureStore
@@ -69,6 +70,11 @@ class Unit:
         return fold_path(self.out, self.fold)
 
     @property
+    def done(self) -> bool:
+        """Whether its fold file is there and whole (a damaged one is trained again)."""
+        return fold_state(self.out, self.fold) == "done"
+
+    @property
     def name(self) -> str:
         """``<run folder name>/<fold key>``, for logs."""
         return f"{Path(self.out).name}/{self.fold}"
@@ -77,11 +83,12 @@ class Unit:
 def cv_units(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike,
              *, repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
              keep_checkpoints: bool = False, label: str | None = None,
-             log: Callable[[str], None] = print) -> list[Unit]:
+             overwrite: bool = False, log: Callable[[str], None] = print) -> list[Unit]:
     """Every unit of a run, finished or not, after creating ``out`` (or checking that it
-    holds the same run), in the order a sequential run takes them."""
+    holds the same run; ``overwrite`` starts afresh one of another configuration), in the
+    order a sequential run takes them."""
     plan = plan_cv(store, protocol, config, out, repeats=repeats, folds=folds,
-                   loso_val=loso_val, label=label, log=log)
+                   loso_val=loso_val, label=label, overwrite=overwrite, log=log)
     return [Unit(str(Path(store.path).resolve()), str(Path(out).resolve()), protocol, fold.key,
                  asdict(config), repeats, loso_val, keep_checkpoints, label) for fold in plan]
 
@@ -90,22 +97,29 @@ def run_unit(unit: Unit, *, gpu: int | None = None, progress: bool = False,
              log: Callable[[str], None] = print) -> str:
     """Train and test one unit in this process, unless its fold file exists; returns the
     file's path. This is what a worker process or an array task runs."""
-    from .cv import run_fold
+    from .cv import is_done, plan_fold, run_fold
     from .features import load_features
 
-    if unit.result.exists():
+    if unit.done:
         return str(unit.result)
     store = load_features(unit.store)
     config = TrainConfig(**unit.train)
-    plan = plan_cv(store, unit.protocol, config, unit.out, repeats=unit.repeats,
-                   loso_val=unit.loso_val, label=unit.label, log=log)
-    fold = next((f for f in plan if f.key == unit.fold), None)
-    if fold is None:
-        raise SerlibError(f"{unit.store}: no fold {unit.fold} in protocol {unit.protocol}")
-    log(f"{unit.name}: test {','.join(fold.test_ids)}, validation "
-        f"{','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
-    return str(run_fold(store, fold, config, unit.out, keep_checkpoints=unit.keep_checkpoints,
-                        gpu=gpu, progress=progress, log=log))
+    fold = plan_fold(store, unit.protocol, config, unit.out, unit.fold, repeats=unit.repeats,
+                     loso_val=unit.loso_val, label=unit.label, log=log)
+    lock = fold_lock(unit.out, unit.fold)
+    if not lock.acquire():
+        log(f"{unit.name}: being trained by another process; waiting for it")
+        lock.acquire(blocking=True)
+    try:
+        if is_done(unit.out, fold, log, unit.name):  # finished by the process that held it
+            return str(unit.result)
+        log(f"{unit.name}: test {','.join(fold.test_ids)}, validation "
+            f"{','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
+        return str(run_fold(store, fold, config, unit.out,
+                            keep_checkpoints=unit.keep_checkpoints, gpu=gpu,
+                            progress=progress, log=log))
+    finally:
+        lock.release()
 
 
 # -- local: one process per GPU, or CPU workers ---------------------------------------------
@@ -136,7 +150,7 @@ def run_local(units: Iterable[Unit], *, devices: list[int] | None = None,
     only its GPU), or ``workers`` CPU processes sharing the cores' threads. Returns the
     fold files written; a failed unit is reported and the others go on."""
     units = list(units)
-    todo = [u for u in units if not u.result.exists()]
+    todo = [u for u in units if not u.done]
     if devices:
         slots: list[str | None] = [str(d) for d in devices]
         threads = None
@@ -256,8 +270,10 @@ def recorded_units(out: str | os.PathLike) -> list[Unit]:
 
 def unit_states(units: Iterable[Unit]) -> list[tuple[Unit, str, dict]]:
     """Each unit with its state (``finished``, ``pending``, ``running``, another SLURM
-    state, ``failed`` when its task left the queue without a fold file, or ``not
-    submitted``) and its recorded job (``{"job", "stdout", "stderr"}``, or ``{}``)."""
+    state, ``failed`` when its task left the queue without a fold file, ``damaged`` when
+    its fold file is not whole, ``running`` when a process outside SLURM holds its lock,
+    or ``not submitted``) and its recorded job (``{"job", "stdout", "stderr"}``, or
+    ``{}``)."""
     units = list(units)
     records = {out: _read_jobs(out).get("units", {}) for out in {u.out for u in units}}
     submitted = any("job" in entry for record in records.values() for entry in record.values())
@@ -266,12 +282,16 @@ def unit_states(units: Iterable[Unit]) -> list[tuple[Unit, str, dict]]:
     for unit in units:
         entry = records[unit.out].get(unit.fold, {})
         job = {k: v for k, v in entry.items() if k != "unit"}
-        if unit.result.exists():
+        local = fold_state(unit.out, unit.fold)  # done, damaged, running, pending
+        queued = queue.get(job["job"]) if "job" in job else None
+        if local == "done":
             state = "finished"
-        elif "job" not in job:
-            state = "not submitted"
+        elif queued is not None:
+            state = queued.lower()
+        elif local in ("damaged", "running"):  # a damaged file, or a process here holds it
+            state = local
         else:
-            state = queue.get(job["job"], "failed").lower()
+            state = "failed" if "job" in job else "not submitted"
         states.append((unit, state, job))
     return states
 
@@ -331,7 +351,7 @@ def run_units(units: list[Unit], launcher: str = "sequential", *,
     if launcher == "sequential":
         written = []
         for i, unit in enumerate(units, 1):
-            done = unit.result.exists()
+            done = unit.done
             log(f"[fold {i}/{len(units)}] {unit.name}"
                 + (": done already, skipped" if done else ""))
             written.append(run_unit(unit, gpu=gpu, progress=progress, log=log))

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from . import plots
-from .cv import CONFIG_FILE
 from .errors import SerlibError
+from .files import check_writable, claim_folder
 from .metrics import COLLAPSE_MARGIN, COLLAPSE_SHARE, fold_scores
+from .runs import CONFIG_FILE, DamagedFold, read_config, read_fold, write_json
 
 BOOTSTRAP_RESAMPLES = 10_000
 
@@ -74,25 +77,56 @@ class Run:
         return list(dict.fromkeys(s for r in self.folds.values() for s in r["test_ids"]))
 
 
-def load_runs(folders: list[str | os.PathLike]) -> list[Run]:
-    """Read ``serlib cv`` folders, merging those of the same configuration."""
+def load_runs(folders: list[str | os.PathLike], warn=None) -> list[Run]:
+    """Read ``serlib cv`` folders, merging those of the same configuration. A damaged fold
+    file is left out with a warning through ``warn`` (default: printed to stderr); runs
+    that share a label get their folder's name added, so that every row and figure of a
+    report names one run."""
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     runs: list[Run] = []
     for folder in map(Path, folders):
-        config = folder / CONFIG_FILE
-        if not config.is_file():
+        if not folder.is_dir():
+            raise SerlibError(f"{folder}: no such folder (give 'serlib cv' output folders)")
+        meta = read_config(folder)
+        if meta is None:
             raise SerlibError(f"{folder} is not a 'serlib cv' output folder (no {CONFIG_FILE})")
-        meta = json.loads(config.read_text())
         run = next((r for r in runs if r.identity == meta["identity"]), None)
         if run is None:
             run = Run(meta["label"], meta["identity"], speakers=meta.get("speakers", []))
             runs.append(run)
         run.folders.append(folder)
         for path in sorted(folder.glob("fold-*.json")):
-            run.folds.setdefault(path.stem.removeprefix("fold-"), json.loads(path.read_text()))
+            try:
+                record = read_fold(path)
+            except DamagedFold as e:
+                warn(f"{e}; left out of the report ('serlib cv' with the same options trains "
+                     "it again)")
+                continue
+            run.folds.setdefault(path.stem.removeprefix("fold-"), record)
     empty = [r.label for r in runs if not r.folds]
     if empty:
         raise SerlibError(f"no finished fold in the folder(s) of run {', '.join(empty)}")
+    _distinct_labels(runs)
     return runs
+
+
+def _distinct_labels(runs: list[Run]) -> None:
+    """Give runs that share a label their first folder's name, then a number, as a suffix."""
+    for label in {r.label for r in runs}:
+        same = [r for r in runs if r.label == label]
+        if len(same) < 2:
+            continue
+        for run in same:
+            run.label = f"{label} ({run.folders[0].name})"
+        if len({r.label for r in same}) < len(same):
+            for i, run in enumerate(same, 1):
+                run.label = f"{label} ({i})"
+
+
+def file_stem(label: str) -> str:
+    """A run's label as part of a file name: letters, digits, ``.``, ``_`` and ``-`` only
+    (``fcn/gap: v2`` -> ``fcn_gap_v2``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "run"
 
 
 def _mean_std(values: pd.Series) -> tuple[float, float]:
@@ -317,14 +351,46 @@ def details_markdown(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+#: The marker of a report folder: what it was made from, and the files it holds.
+REPORT_FILE = "report.json"
+
+
+#: The files a report writes (a folder of only these is a report of an older serlib).
+REPORT_PATTERNS = ("results.md", "results.csv", "folds.csv", "classes.csv", "paired.csv",
+                   "confusion-*", "curves-*", "comparison.*", ".*.tmp")
+
+
+def _is_report(folder: Path) -> bool:
+    if (folder / REPORT_FILE).is_file():
+        return True
+    entries = set(folder.iterdir())
+    own = {p for pattern in REPORT_PATTERNS for p in folder.glob(pattern)}
+    return bool(entries) and (folder / "results.md").is_file() and entries <= own
+
+
 def write_report(folders: list[str | os.PathLike], out: str | os.PathLike, *,
-                 reference: str | None = None, echo: bool = True) -> dict[str, list]:
+                 reference: str | None = None, echo: bool = True, warn=None
+                 ) -> dict[str, list]:
     """Tables (Markdown, CSV) and figures (PNG, PDF) of the runs in ``folders``, with paired
     comparisons against ``reference`` (a run's label; default the first run); prints the
-    summary unless ``echo=False``."""
+    summary unless ``echo=False``.
+
+    ``out`` must be new, empty, or a report that serlib wrote (its ``report.json``): a
+    report is made from its runs, so it is replaced whole (files of the old report that
+    the new one lacks are removed); any other folder is refused.
+    """
     out = Path(out)
+    runs = load_runs(folders, warn)  # the runs are read (and checked) before anything is written
+    previous = claim_folder(out, ours=_is_report, what="a report")
+    check_writable(out, "--out")
+    old_files = []
+    if previous:
+        try:
+            old_files = [out / name for name in json.loads(
+                (out / REPORT_FILE).read_text()).get("files", [])]
+        except (OSError, ValueError, AttributeError):
+            old_files = []
     out.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(folders)
     table = summary_table(runs)
     paired = paired_table(runs, reference)
     written: dict[str, list] = {"tables": [], "figures": []}
@@ -340,7 +406,7 @@ def write_report(folders: list[str | os.PathLike], out: str | os.PathLike, *,
     written["tables"] += [out / name for name in ("results.md", "results.csv", "folds.csv",
                                                   "classes.csv", "paired.csv")]
     for i, run in enumerate(runs):
-        stem = f"{i:02d}-{run.label.replace('+', '_')}"
+        stem = f"{i:02d}-{file_stem(run.label.replace('+', '_'))}"
         t = run.table()
         flagged = f"; {int(t['collapsed'].sum())} collapsed" if t["collapsed"].any() else ""
         fig = plots.confusion_figure(run.confusion(), run.classes,
@@ -352,6 +418,12 @@ def write_report(folders: list[str | os.PathLike], out: str | os.PathLike, *,
             written["figures"] += plots.save(fig, out / f"curves-{stem}")
     fig = plots.comparison_figure(folds, paired)
     written["figures"] += plots.save(fig, out / "comparison")
+    files = [p.name for p in written["tables"] + written["figures"]]
+    for stale in old_files:  # the old report's figures of runs no longer in it
+        if stale.name not in files and stale.parent == out and stale.is_file():
+            stale.unlink()
+    write_json(out / REPORT_FILE, {"format": "serlib-report", "runs": [str(f) for f in folders],
+                                   "files": files})
     if echo:
         print(text)
     return written

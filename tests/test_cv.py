@@ -208,7 +208,6 @@ def test_cv_and_report_commands_end_to_end(tmp_path):
 
 def test_cv_module_names_the_thesis_speakers():
     assert cv.THESIS_TEST_SPEAKERS == ("1M", "2F", "3M", "4F", "5F")
-    assert cv.SEED_TEST_SPEAKERS is cv.THESIS_TEST_SPEAKERS  # the old name still works
 
 
 def test_the_old_mixup_mode_name_still_works():

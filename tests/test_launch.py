@@ -105,6 +105,10 @@ def test_status_of_units_never_submitted(tmp_path):
     (tmp_path / "run").mkdir()
     assert status_lines([unit]) == [f"{'run/r0-1M':32s} not submitted"]
     unit.result.write_text("{}")
+    assert status_lines([unit]) == [f"{'run/r0-1M':32s} damaged"]
+    unit.result.write_text(json.dumps({"fold": "1M", "repeat": 0, "test_ids": ["1M"],
+                                       "test": {"wa": 0.5, "ua": 0.5,
+                                                "confusion": [[1, 1], [0, 1]]}}))
     assert status_lines([unit]) == [f"{'run/r0-1M':32s} finished"]
 
 
@@ -180,7 +184,8 @@ def test_a_sweep_runs_one_folder_per_run_that_the_report_sets_side_by_side(store
     again = _serlib("sweep", str(path), "--no-progress", cwd=tmp_path)
     assert again.stdout.count("done already, skipped") == 2
     status = _serlib("status", str(path), cwd=tmp_path)
-    assert "runs/majority: 1 fold files; no SLURM submission recorded" in status.stdout
+    assert "runs/majority: run 'majority', 1 fold: 1 done" in status.stdout
+    assert "r0-1M                    done  test WA" in status.stdout
     report = _serlib("report", "runs/majority", "runs/fcn", "--out", "report", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     table = (tmp_path / "report" / "results.md").read_text()
