@@ -32,7 +32,9 @@ class Backbone:
     children up to the global pooling are the features (ResNets); ``channels`` is C of the
     features' output ``(B, C, h, w)``; ``weights`` the member of torchvision's weights enum
     that ``--pretrained`` loads; ``params`` the finetuned model's parameter count for 4
-    classes (checked by the tests, printed by the README's table).
+    classes (checked by the tests, printed by the README's table); ``min_image_size`` the
+    smallest image side its layers accept (AlexNet's strides and pools need 63 pixels;
+    checked by the tests), so that ``--image_size`` is refused before any work.
     """
 
     name: str
@@ -41,16 +43,19 @@ class Backbone:
     channels: int
     weights: str = "IMAGENET1K_V1"
     params: int = 0
+    min_image_size: int = 1
 
 
 BACKBONES: dict[str, Backbone] = {b.name: b for b in [
-    Backbone("alexnet", "classifier.6", "features", 256, params=57_020_228),
+    Backbone("alexnet", "classifier.6", "features", 256, params=57_020_228, min_image_size=63),
     Backbone("resnet18", "fc", "", 512, params=11_178_564),
     Backbone("resnet50", "fc", "", 2048, weights="IMAGENET1K_V2", params=23_516_228),
-    Backbone("vgg16_bn", "classifier.6", "features", 512, params=134_285_380),
+    Backbone("vgg16_bn", "classifier.6", "features", 512, params=134_285_380,
+             min_image_size=32),
     Backbone("efficientnet_b0", "classifier.1", "features", 1280, params=4_012_672),
     Backbone("mobilenet_v3_large", "classifier.3", "features", 960, params=4_207_156),
-    Backbone("convnext_tiny", "classifier.2", "features", 768, params=27_823_204),
+    Backbone("convnext_tiny", "classifier.2", "features", 768, params=27_823_204,
+             min_image_size=32),
     Backbone("regnet_y_400mf", "fc", "", 440, params=3_904_908),
 ]}
 

@@ -18,6 +18,43 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help, unless the help already says it (or there is
+    none: ``None`` is explained by the help's own words)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+#: Every subcommand's help lists each option's default.
+_FORMAT = {"formatter_class": _Help}
+#: What the training defaults are, said in ``serlib train/cv --help``.
+SETTINGS_NOTE = (
+    "The defaults are the thesis's settings, sized for a GPU (100 epochs at 256 px: hours "
+    "per fold on a CPU). The course's quick CPU settings, about a minute per fold on its "
+    "synthetic corpus: --num_epochs 15 --batch_size 32 --image_size 64 --lr 3e-4 "
+    "--select_by ua --scaler speaker.")
+QUICK_FLAGS = "--num_epochs 15 --batch_size 32 --image_size 64 --lr 3e-4 --select_by ua " \
+    "--scaler speaker"
+
+
+def _note_settings(config: TrainConfig, gpu: int | None) -> None:
+    """Say so when the thesis's GPU-sized settings are about to train on a CPU."""
+    import torch
+
+    on_cpu = gpu == 0 or config.device == "cpu" or (
+        config.device == "auto" and not torch.cuda.is_available()
+        and not torch.backends.mps.is_available())
+    if on_cpu and (config.num_epochs >= 50 or config.image_size >= 224):
+        print(f"note: training on the CPU with {config.num_epochs} epochs at "
+              f"{config.image_size} px per fold, the thesis's settings for a GPU: on a "
+              f"real corpus that takes hours per fold. The course's quick settings: "
+              f"{QUICK_FLAGS}", file=sys.stderr)
+
+
 def _corpora() -> dict:
     """The registry of corpora (:data:`serlib.corpora.registry.CORPORA`): the choices."""
     from .corpora.registry import CORPORA
@@ -28,7 +65,8 @@ def _corpora() -> dict:
 def _corpus_options(p: argparse.ArgumentParser) -> None:
     """``--corpus``, ``--root``, ``--preset`` and the corpora's own options (index, extract)."""
     corpora = _corpora()
-    p.add_argument("--corpus", choices=list(corpora), required=True)
+    p.add_argument("--corpus", choices=list(corpora), required=True,
+                   help="the corpus's layout (folder: your own recordings)")
     p.add_argument("--root", type=Path, required=True, help="the corpus's root folder")
     defaults = ", ".join(f"{s.default_preset} ({n})" for n, s in corpora.items()
                          if s.default_preset)
@@ -50,35 +88,56 @@ def _corpus_kwargs(args: argparse.Namespace) -> dict:
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     layouts = [n for n, s in _corpora().items() if s.synth is not None]
-    p = sub.add_parser("synth", help="write a synthetic corpus in the layout of a corpus "
-                                     f"({', '.join(layouts)})")
-    p.add_argument("--layout", choices=layouts, default="iemocap")
+    p = sub.add_parser("synth", **_FORMAT, help="write a synthetic corpus in the layout of a "
+                       f"corpus ({', '.join(layouts)})")
+    p.add_argument("--layout", choices=layouts, default="iemocap",
+                   help="whose folders, file names and labels to imitate")
     p.add_argument("--out", type=Path, required=True, help="folder to write the corpus into")
     p.add_argument("--utterances", type=int, default=1000, help="number of utterances")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="of the corpus: its voices and texts")
+    p.add_argument("--jobs", type=int, default=None, help="processes (None: all cores)")
     p.set_defaults(run=_run_synth)
 
 
 def _run_synth(args: argparse.Namespace) -> None:
     from .corpora import synthesize
+    from .files import check_writable
+
+    check_writable(args.out, "--out")
 
     out = synthesize(args.out, args.layout, args.utterances, args.seed, jobs=args.jobs)
     print(f"synthetic {args.layout} corpus of {args.utterances} utterances in {out}")
 
 
 def _add_index(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("index", help="write the utterance table of a corpus")
+    p = sub.add_parser("index", **_FORMAT, help="write the utterance table of a corpus")
     _corpus_options(p)
     p.add_argument("--improvised-only", "--improvised_only", action="store_true", default=None,
                    help="IEMOCAP: keep improvised dialogs only")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing utterance table (only ever serlib's own)")
     p.set_defaults(run=_run_index)
+
+
+def _is_table(path: Path) -> bool:
+    """Whether ``path`` is an utterance table that serlib wrote (its header)."""
+    from .corpora.table import BASE_COLUMNS
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().strip().split(",")[:len(BASE_COLUMNS)] == BASE_COLUMNS
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _run_index(args: argparse.Namespace) -> None:
     from .corpora import index_corpus
+    from .files import check_writable, claim_file
 
+    claim_file(args.out, ours=_is_table, what="an utterance table", option="--out",
+               overwrite=args.overwrite)
+    check_writable(args.out, "--out")
     index = index_corpus(args.corpus, args.root, args.preset,
                          improvised_only=args.improvised_only, **_corpus_kwargs(args))
     path = index.to_csv(args.out)
@@ -89,8 +148,9 @@ def _run_index(args: argparse.Namespace) -> None:
 def _add_download(sub: argparse._SubParsersAction) -> None:
     from .corpora import EMODB_URL
 
-    p = sub.add_parser("download", help="download a public corpus (emoDB)")
-    p.add_argument("--corpus", choices=["emodb"], default="emodb")
+    p = sub.add_parser("download", **_FORMAT, help="download a public corpus (emoDB)")
+    p.add_argument("--corpus", choices=["emodb"], default="emodb",
+                   help="the corpus to download (the only public one)")
     p.add_argument("--out", type=Path, required=True, help="folder to unpack into")
     p.add_argument("--url", default=EMODB_URL, help="address of the zip (default: official)")
     p.set_defaults(run=_run_download)
@@ -98,6 +158,9 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
 
 def _run_download(args: argparse.Namespace) -> None:
     from .corpora import download_emodb
+    from .files import check_writable
+
+    check_writable(args.out, "--out")
 
     download_emodb(args.out, args.url)
 
@@ -112,22 +175,28 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     from .config import FEATURE_TYPES, FeatureConfig
 
     d = FeatureConfig()
-    p = sub.add_parser("extract", help="extract segmented spectrogram features into a store")
+    p = sub.add_parser("extract", **_FORMAT,
+                       help="extract segmented spectrogram features into a store")
     _corpus_options(p)
-    _flag(p, "improvised_only", action="store_true", default=None)
-    p.add_argument("--features", choices=list(FEATURE_TYPES), default=d.features)
+    _flag(p, "improvised_only", action="store_true", default=None,
+          help="IEMOCAP: keep improvised dialogs only")
+    p.add_argument("--features", choices=list(FEATURE_TYPES), default=d.features,
+                   help="the spectrogram: linear, mel, with deltas, or with noisy and "
+                        "reverberant copies as channels 2 and 3")
     _flag(p, "segment_size", type=int, default=d.segment_size, help="frames per segment")
     p.add_argument("--nfreq", type=int, default=d.nfreq, help="linear bins kept")
     p.add_argument("--nmel", type=int, default=d.nmel, help="mel bands")
-    _flag(p, "n_fft", type=int, default=d.n_fft)
+    _flag(p, "n_fft", type=int, default=d.n_fft, help="FFT points")
     _flag(p, "win_length", type=int, default=d.win_length, help="samples (640 = 40 ms)")
     _flag(p, "hop_length", type=int, default=d.hop_length, help="samples (160 = 10 ms)")
     p.add_argument("--preemphasis", type=float, default=d.preemphasis, help="0 to switch off")
     _flag(p, "top_db", type=float, default=d.top_db, help="dB range below the maximum")
-    _flag(p, "delta_width", type=int, default=d.delta_width)
+    _flag(p, "delta_width", type=int, default=d.delta_width,
+          help="frames of the delta filter (odd)")
     p.add_argument("--pad", choices=["floor", "zero"], default=d.pad,
                    help="pad short utterances with the dB floor, or with 0 as the thesis did")
-    p.add_argument("--dtype", choices=["float16", "float32"], default=d.dtype)
+    p.add_argument("--dtype", choices=["float16", "float32"], default=d.dtype,
+                   help="precision of the stored segments (float16: half the disk)")
     p.add_argument("--mixnoise", type=int, nargs="?", const=1, default=0,
                    help="store K noisy/reverberant copies of every segment (default K=1)")
     p.add_argument("--noise", default=d.noise.noise,
@@ -140,9 +209,12 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     _flag(p, "reverb_p", type=float, default=d.noise.reverb_p,
           help="chance that a --mixnoise copy is also reverberant")
     _flag(p, "sample_rate", type=int, default=d.sample_rate, help="audio is resampled to it")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--out", type=Path, required=True, help="the store (a folder) to write")
+    p.add_argument("--seed", type=int, default=d.seed, help="of the noisy copies")
+    p.add_argument("--jobs", type=int, default=None, help="processes (None: all cores)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="the store (a folder) to write: new, empty, or a store of serlib's")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a store of another extraction at --out (never anything else)")
     p.set_defaults(run=_run_extract)
 
 
@@ -169,7 +241,9 @@ def _run_extract(args: argparse.Namespace) -> None:
                          improvised_only=args.improvised_only, **_corpus_kwargs(args))
     for problem in index.problems:
         print(f"left out: {problem}")
-    out = extract_features(index, config, args.out, jobs=args.jobs)
+    for warning in index.warnings:
+        print(f"warning: {warning}")
+    out = extract_features(index, config, args.out, jobs=args.jobs, overwrite=args.overwrite)
     print(summarize(out))
 
 
@@ -234,29 +308,64 @@ def train_flags(config: TrainConfig) -> list[str]:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train one fold (the thesis's train_ser.py command line)")
+    p = sub.add_parser("train", **_FORMAT, help="train one fold (the thesis's train_ser.py "
+                       "command line)", description="Train one fold. " + SETTINGS_NOTE)
     _train_options(p)
     _flag(p, "val_id", required=True, help="validation speaker, e.g. 1F")
     _flag(p, "test_id", required=True, help="test speaker, e.g. 1M")
-    _flag(p, "save_label", default="model", help="the best model is saved to LABEL.pth")
+    _flag(p, "save_label", default="model",
+          help="the best model is saved to LABEL.pth as training goes (an interrupted "
+               "training keeps its best epoch so far), TensorBoard logs to LABEL-tensorboard/")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing LABEL.pth (only ever a serlib checkpoint)")
     p.set_defaults(run=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> None:
     from .features import load_features
-    from .train import describe, save_checkpoint, train_fold
+    from .files import check_writable, claim_file
+    from .logs import check_log_dir
+    from .train import describe, is_checkpoint, save_checkpoint, train_fold
 
     config = _train_config(args)
+    path = Path(f"{args.save_label}.pth")
+    log_dir = Path(f"{args.save_label}-tensorboard")
+    # Every output is checked before the first epoch, not after the last.
+    claim_file(path, ours=is_checkpoint, what="a checkpoint", option="--save_label",
+               overwrite=args.overwrite)
+    check_writable(path, "--save_label")
+    if config.tensorboard:
+        check_log_dir(log_dir)
     store = load_features(args.features)
-    result = train_fold(store, config, args.val_id, args.test_id, gpu=args.gpu,
-                        progress=args.progress, log_dir=f"{args.save_label}-tensorboard")
-    path = save_checkpoint(result, f"{args.save_label}.pth")
+    _note_settings(config, args.gpu)
+    saved: dict = {}
+
+    def keep_best(result) -> None:  # each new best epoch replaces the file, atomically
+        save_checkpoint(result, path)
+        saved["epoch"], saved["val"] = result.best_epoch, result.val
+
+    try:
+        result = train_fold(store, config, args.val_id, args.test_id, gpu=args.gpu,
+                            progress=args.progress, log_dir=log_dir, on_best=keep_best)
+    except KeyboardInterrupt:
+        if saved:
+            val = saved["val"]
+            scores = f", validation WA {val.wa:.3f} UA {val.ua:.3f}" if val else ""
+            print(f"serlib: interrupted; the best epoch so far (epoch {saved['epoch']}"
+                  f"{scores}) is kept in {path}, without test scores", file=sys.stderr)
+        else:
+            print("serlib: interrupted before the first epoch ended; nothing saved",
+                  file=sys.stderr)
+        raise SystemExit(130) from None
+    save_checkpoint(result, path)
     print(describe(result))
     print(f"best model saved to {path}")
 
 
 def _add_cv(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cv", help="speaker-independent cross-validation (resumable)")
+    p = sub.add_parser("cv", **_FORMAT, help="speaker-independent cross-validation (resumable)",
+                       description="Speaker-independent cross-validation: each fold's result is "
+                       "one file in --out, and the same command resumes. " + SETTINGS_NOTE)
     _train_options(p)
     from .cv import PROTOCOLS
 
@@ -267,10 +376,26 @@ def _add_cv(sub: argparse._SubParsersAction) -> None:
                    help="only these folds, e.g. 1M,2F (S1 for loso, k1 for kfold)")
     _flag(p, "loso_val", action="store_true", help="loso: validate on the next session")
     _flag(p, "keep_checkpoints", action="store_true", help="also save each fold's model")
-    p.add_argument("--label", default=None, help="the run's name in reports")
-    p.add_argument("--out", type=Path, required=True, help="folder for the fold results")
+    p.add_argument("--label", default=None,
+                   help="the run's name in reports (None: the model and its enhancements)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for the fold results: new, empty, or this run's (to resume)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh a run folder of another configuration at --out, "
+                        "deleting its fold results (never files serlib did not make)")
     _launcher_options(p)
     p.set_defaults(run=_run_cv)
+
+
+def _fold_names(text: str | None) -> list[str] | None:
+    """``--folds 1M,2F`` as a list; an empty list (``--folds ,,``) is an error."""
+    if text is None:
+        return None
+    names = [f.strip() for f in text.split(",") if f.strip()]
+    if not names:
+        raise SerlibError(f"--folds {text!r}: no fold named; give fold names, e.g. 1M,2F "
+                          "(S1 for loso, k1 for kfold), or leave --folds out for all")
+    return names
 
 
 def _launcher_options(p: argparse.ArgumentParser) -> None:
@@ -325,22 +450,29 @@ def _launcher_settings(args: argparse.Namespace) -> dict:
 
 
 def _run_cv(args: argparse.Namespace) -> None:
+    from .config import BASELINES
     from .cv import run_cv
     from .features import load_features
+    from .files import check_writable
     from .launch import cv_units, run_units
 
     config = _train_config(args)
     settings = _launcher_settings(args)  # argument errors before the store is read
+    folds = _fold_names(args.folds)
+    check_writable(args.out, "--out")
     store = load_features(args.features)
-    folds = [f.strip() for f in args.folds.split(",") if f.strip()] if args.folds else None
+    if args.launcher != "slurm" and config.ser_model not in BASELINES:
+        _note_settings(config, args.gpu)
     if args.launcher == "sequential":  # in this process, with its fold-by-fold log
         run_cv(store, args.protocol, config, args.out, repeats=args.repeats, folds=folds,
                loso_val=args.loso_val, keep_checkpoints=args.keep_checkpoints,
-               label=args.label, gpu=args.gpu, progress=args.progress)
+               label=args.label, gpu=args.gpu, progress=args.progress,
+               overwrite=args.overwrite)
     else:
         run_units(cv_units(store, args.protocol, config, args.out, repeats=args.repeats,
                            folds=folds, loso_val=args.loso_val,
-                           keep_checkpoints=args.keep_checkpoints, label=args.label),
+                           keep_checkpoints=args.keep_checkpoints, label=args.label,
+                           overwrite=args.overwrite),
                   args.launcher, **settings)
     if args.launcher == "slurm":
         print(f"see how far it is with: serlib status {args.out}")
@@ -349,7 +481,8 @@ def _run_cv(args: argparse.Namespace) -> None:
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="several cross-validation runs from a sweep file (TOML)")
+    p = sub.add_parser("sweep", **_FORMAT,
+                       help="several cross-validation runs from a sweep file (TOML)")
     p.add_argument("file", type=Path, help="the sweep file (see sweeps/thesis-table.toml)")
     p.add_argument("--gpu", type=int, choices=[0, 1], default=None,
                    help="sequential: 0 CPU, 1 GPU")
@@ -373,14 +506,16 @@ def _run_sweep(args: argparse.Namespace) -> None:
 
 
 def _add_status(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="which folds of runs are finished, queued, running or "
-                                      "failed (with the failed ones' logs)")
+    p = sub.add_parser("status", **_FORMAT, help="each fold of runs: done, running (held by a "
+                       "process), pending, damaged; SLURM's queued and failed ones with their "
+                       "logs")
     p.add_argument("runs", type=Path, nargs="+", help="'serlib cv' folders, or sweep files")
     p.set_defaults(run=_run_status)
 
 
 def _run_status(args: argparse.Namespace) -> None:
     from .launch import recorded_units, status_lines
+    from .runs import read_config, run_status_lines
     from .sweep import load_sweep
 
     folders = []
@@ -391,16 +526,18 @@ def _run_status(args: argparse.Namespace) -> None:
         units = recorded_units(folder)
         if units:
             print("\n".join(status_lines(units)))
-        elif folder.is_dir():
-            done = len(list(folder.glob("fold-*.json")))
-            print(f"{folder}: {done} fold files; no SLURM submission recorded")
-        else:
-            print(f"{folder}: not started")
+            continue
+        if not folder.exists():
+            raise SerlibError(f"{folder}: no such run folder; give a 'serlib cv' --out "
+                              "folder or a sweep file")
+        if read_config(folder) is None:
+            raise SerlibError(f"{folder} is not a 'serlib cv' run folder (no cv.json)")
+        print("\n".join(run_status_lines(folder)))
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="test trained checkpoints on every speaker of another "
-                                        "store (cross-corpus)")
+    p = sub.add_parser("evaluate", **_FORMAT, help="test trained checkpoints on every speaker "
+                       "of another store (cross-corpus)")
     p.add_argument("features", type=Path, help="the store to test on ('serlib extract')")
     p.add_argument("--checkpoint", type=Path, nargs="+", required=True,
                    help="LABEL.pth files, or 'serlib cv --keep-checkpoints' folders")
@@ -421,9 +558,10 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="tables and figures of cross-validation folders")
+    p = sub.add_parser("report", **_FORMAT, help="tables and figures of cross-validation folders")
     p.add_argument("folders", type=Path, nargs="+", help="'serlib cv' output folders")
-    p.add_argument("--out", type=Path, default=Path("report"), help="folder for the report")
+    p.add_argument("--out", type=Path, default=Path("report"),
+                   help="folder for the report: new, empty, or a report of serlib's (replaced)")
     p.add_argument("--reference", default=None,
                    help="the run (its label) that the others are compared with, paired fold by "
                         "fold (default: the first run given)")
@@ -438,14 +576,33 @@ def _run_report(args: argparse.Namespace) -> None:
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="the emotion of wav files, with a trained checkpoint")
+    from .audio import AUDIO_SUFFIXES
+    from .inference import MAX_DURATION_S
+
+    p = sub.add_parser("predict", **_FORMAT,
+                       help="the emotion of recordings, with a trained checkpoint",
+                       description="The emotion of each recording: one speaker's utterance of "
+                       "a few seconds is what the model was trained on. It always answers one "
+                       "of its classes, never 'none of these': a warning says when a file "
+                       "holds little or no speech, is truncated or lossy, and a recording "
+                       f"longer than {MAX_DURATION_S:.0f} s is answered per part. Warnings go "
+                       "to stderr as 'warning: FILE: ...'.")
     model = p.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint", type=Path, help="LABEL.pth from training")
     model.add_argument("--onnx", type=Path,
                        help="a model from 'serlib export' (onnxruntime, no torch needed)")
-    p.add_argument("files", type=Path, nargs="+", help="wav files (any rate, mono or stereo)")
-    p.add_argument("--segments", action="store_true", help="also print each 3 s segment")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("files", type=Path, nargs="+",
+                   help=f"audio files ({', '.join(s[1:] for s in AUDIO_SUFFIXES)}; any rate, "
+                        "mono or stereo), each best one utterance of a few seconds")
+    p.add_argument("--segments", action="store_true",
+                   help="also print each 3 s segment's probabilities, by its start time")
+    p.add_argument("--keep-going", "--keep_going", dest="keep_going", action="store_true",
+                   help="predict the other files when one cannot be read, report the skipped "
+                        "ones, and still exit with status 2 at the end; without it, the first "
+                        "unreadable file stops the command")
+    p.add_argument("--device", default="cpu",
+                   help="where the checkpoint's network runs: cpu, cuda, cuda:N, mps or "
+                        "auto (--onnx always runs on the CPU)")
     p.set_defaults(run=_run_predict)
 
 
@@ -461,41 +618,59 @@ def _run_predict(args: argparse.Namespace) -> None:
 
         predictor = Predictor(args.checkpoint, args.device)
     header = "  ".join(f"{c:>10s}" for c in predictor.classes)
-    failed = 0
+
+    def row(label: str, probs) -> str:
+        return f"  {label:>8s}  " + "  ".join(f"{p:10.3f}" for p in probs)
+
+    skipped = []
     for path in args.files:
         try:
             pred = predictor.predict(path)
         except BadAudioError as e:
-            print(f"{path}: skipped: {e.reason}", file=sys.stderr)
-            failed += 1
+            if not args.keep_going:
+                hint = " (--keep-going predicts the other files)" if len(args.files) > 1 else ""
+                raise SerlibError(f"{path}: {e.reason}{hint}") from None
+            print(f"skipped: {path}: {e.reason}", file=sys.stderr)
+            skipped.append(path)
             continue
-        print(f"{path}: {pred.emotion}")
+        for warning in pred.warnings:
+            print(f"warning: {path}: {warning}", file=sys.stderr)
+        print(f"{path}: {pred.emotion}" + (f" (the whole file; {len(pred.parts)} parts below)"
+                                           if pred.parts else ""))
         print(f"  {'':>8s}  {header}")
-        print(f"  {'file':>8s}  " + "  ".join(f"{p:10.3f}" for p in pred.probs))
+        print(row("file", pred.probs))
+        for part in pred.parts:
+            print(row("part", part.probs) + f"  {part.start_s:.1f}-{part.end_s:.1f} s: "
+                  f"{part.emotion}")
         if args.segments:
             for start, probs in zip(pred.segment_starts_s, pred.segment_probs, strict=True):
                 print(f"  {start:7.2f}s  " + "  ".join(f"{p:10.3f}" for p in probs))
-    if failed == len(args.files):
-        raise SerlibError("no file could be read")
+    if skipped:
+        names = ", ".join(str(p) for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        raise SerlibError(f"{len(skipped)} of {len(args.files)} file(s) could not be read and "
+                          f"were skipped ({names}; the reasons are above)")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="a checkpoint as an ONNX model, image preparation and "
-                                      "metadata included")
+    p = sub.add_parser("export", **_FORMAT, help="a checkpoint as an ONNX model, image "
+                       "preparation and metadata included")
     p.add_argument("--checkpoint", type=Path, required=True, help="LABEL.pth from training")
     p.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing ONNX model of serlib's at --onnx")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> None:
     from .deploy import export_onnx
 
-    path = export_onnx(args.checkpoint, args.onnx)
+    path = export_onnx(args.checkpoint, args.onnx, overwrite=args.overwrite)
     print(f"ONNX model written to {path}; predict with: serlib predict --onnx {path} FILE.wav")
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the main job on the synthetic corpus (or IEMOCAP_DIR)")
+    p = sub.add_parser("demo", **_FORMAT,
+                       help="the main job on the synthetic corpus (or IEMOCAP_DIR)")
     p.add_argument("--data", type=Path, default=Path("data"), help="folder for generated data")
     p.add_argument("--utterances", type=int, default=1500, help="synthetic corpus size")
     p.add_argument("--seed", type=int, default=0, help="of the synthetic corpus")
@@ -510,18 +685,34 @@ def _run_demo(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from .demo import FULL, QUICK, DemoConfig, run_demo
+    from .files import check_writable
 
     train = FULL if args.full else QUICK
     overrides = {k: v for k, v in (("num_epochs", args.num_epochs),
                                    ("image_size", args.image_size)) if v is not None}
-    run_demo(DemoConfig(args.data, args.utterances, args.seed, train=replace(train, **overrides),
-                        repeats=5 if args.full else 1))
+    config = DemoConfig(args.data, args.utterances, args.seed,
+                        train=replace(train, **overrides), repeats=5 if args.full else 1)
+    if args.data.exists() and not args.data.is_dir():
+        raise SerlibError(f"--data {args.data} is a file; give a folder for the demo's data")
+    check_writable(args.data, "--data")
+    run_demo(config)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one ``serlib: error: ...`` line (exit status 2)
+    that says where the help is, instead of the usage and an error."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"serlib: error: {message} (see: {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``serlib`` command."""
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _Parser(
         prog="serlib", description="Speech emotion recognition with pre-trained image classifiers")
+    parser.add_argument("--version", action="version", version=f"serlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_synth, _add_index, _add_download, _add_extract, _add_train, _add_predict,
                 _add_cv, _add_sweep, _add_status, _add_evaluate, _add_export, _add_report,
@@ -530,8 +721,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What to do about an operating system's error, by its errno name.
+_OS_ADVICE = {
+    "EROFS": "the disk is read-only: choose a writable location",
+    "ENOSPC": "the disk is full: free some space and run the same command again (finished "
+              "work is kept)",
+    "EDQUOT": "the disk quota is used up: free some space and run the same command again",
+    "EACCES": "permission denied: choose a location you may write to",
+    "EPERM": "not permitted: choose a location you may write to",
+    "ENOENT": "no such file or folder",
+    "EISDIR": "a folder where a file was expected",
+    "ENOTDIR": "a file where a folder was expected",
+}
+
+
+def os_error_message(error: OSError, output: Path | None = None) -> str:
+    """One line for an operating system's error: the file (else the command's ``output``),
+    what happened, what to do."""
+    import errno
+
+    name = errno.errorcode.get(error.errno or 0, "")
+    where = error.filename if error.filename is not None else (output or "")
+    advice = _OS_ADVICE.get(name, error.strerror or str(error))
+    return f"{where}: {advice}" if where else advice
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status. Every error a user can cause ends in
+    one ``serlib: error: ...`` line (status 2), never a traceback."""
+    from concurrent.futures.process import BrokenProcessPool
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -542,4 +761,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("serlib: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a full or read-only disk, a file that vanished midway
+        output = next((getattr(args, k) for k in ("out", "onnx", "data", "save_label")
+                       if getattr(args, k, None) is not None), None)
+        print(f"serlib: error: {os_error_message(e, output)}", file=sys.stderr)
+        return 2
+    except BrokenProcessPool:
+        print("serlib: error: a worker process died (out of memory, or a full disk?); run the "
+              "same command again to resume, with fewer --jobs if memory is short",
+              file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("serlib: error: out of memory; try a smaller --batch_size or fewer --jobs",
+              file=sys.stderr)
+        return 2
     return 0

@@ -8,12 +8,17 @@ command line starts quickly.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from .backbones import BACKBONES, MODELS  # the registry of networks (names only: no torch)
+from .backbones import (  # the registry of networks (names only: no torch)
+    BACKBONES,
+    MODELS,
+    parse_model,
+)
 from .errors import SerlibError
 
 # Built-in noises: coloured noise by spectral decay in dB per octave, and babble.
@@ -27,7 +32,9 @@ def _audio_files(folder: str) -> list[Path]:
     path = Path(folder)
     if not path.is_dir():
         return []
-    return sorted(p for p in path.rglob("*") if p.suffix.lower() in (".wav", ".flac", ".ogg")
+    from .audio import AUDIO_SUFFIXES  # the formats prediction and the corpora read
+
+    return sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES
                   and not p.name.startswith("."))
 
 
@@ -57,8 +64,12 @@ class NoiseConfig:
             raise SerlibError(f"reverb {self.reverb!r}: not 'room', 'none' or a folder of "
                               "impulse responses")
         lo, hi = self.snr_db
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise SerlibError(f"--snr {lo},{hi}: give a range of finite dB values, e.g. 0,20")
         if lo > hi:
             raise SerlibError(f"SNR range {self.snr_db} is empty: give low,high")
+        if not 0 <= self.reverb_p <= 1:
+            raise SerlibError(f"--reverb_p {self.reverb_p}: a chance between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -120,14 +131,29 @@ class FeatureConfig:
             raise SerlibError(f"dtype must be float16 or float32, not {self.dtype!r}")
         for name in ("segment_size", "nfreq", "nmel", "n_fft", "hop_length", "win_length"):
             if getattr(self, name) < 1:
-                raise SerlibError(f"{name} must be positive, not {getattr(self, name)}")
+                raise SerlibError(f"--{name} must be positive, not {getattr(self, name)}")
+        if self.sample_rate < 1000:
+            raise SerlibError(f"--sample_rate {self.sample_rate}: give the rate in Hz that "
+                              "audio is resampled to, at least 1000 (the thesis's: 16000)")
+        if not (math.isfinite(self.top_db) and self.top_db > 0):
+            raise SerlibError(f"--top_db {self.top_db}: give the dB range kept below the "
+                              "loudest moment, a positive number (default 80)")
+        if not 0 <= self.preemphasis < 1:
+            raise SerlibError(f"--preemphasis {self.preemphasis}: a coefficient from 0 (off) "
+                              "to below 1 (default 0.97)")
+        if self.delta_width < 3 or self.delta_width % 2 == 0:
+            raise SerlibError(f"--delta_width {self.delta_width}: an odd number of frames, "
+                              "3 or more (default 5)")
+        if not math.isfinite(self.nrev_snr_db):
+            raise SerlibError(f"--nrev_snr {self.nrev_snr_db}: give a finite SNR in dB")
         if self.win_length > self.n_fft:
-            raise SerlibError(f"win_length {self.win_length} is longer than n_fft {self.n_fft}")
+            raise SerlibError(f"--win_length {self.win_length} is longer than --n_fft "
+                              f"{self.n_fft}")
         if self.nfreq > self.n_fft // 2 + 1:
-            raise SerlibError(f"nfreq {self.nfreq} is more than the {self.n_fft // 2 + 1} "
+            raise SerlibError(f"--nfreq {self.nfreq} is more than the {self.n_fft // 2 + 1} "
                               f"bins of an {self.n_fft}-point FFT")
         if self.mixnoise < 0:
-            raise SerlibError(f"mixnoise must be 0 or more, not {self.mixnoise}")
+            raise SerlibError(f"--mixnoise must be 0 or more, not {self.mixnoise}")
 
     @property
     def channels(self) -> int:
@@ -185,24 +211,26 @@ class TrainConfig:
         "attention pooling; backbones: " + ", ".join(BACKBONES) + "), or a baseline for "
         "'serlib cv': majority (the training speakers' most frequent class) or acoustic "
         "(eGeMAPS + logistic regression)", MODELS + BASELINES, metavar="MODEL")
-    num_epochs: int = _option(100)
-    batch_size: int = _option(64)
+    num_epochs: int = _option(100, "epochs (passes over the training speakers)")
+    batch_size: int = _option(64, "segments per optimizer step")
     lr: float = _option(1e-3, "learning rate")
     weight_decay: float = _option(1e-2, "AdamW weight decay")
-    seed: int = _option(111)
+    seed: int = _option(111, "random seed of the initialisation, batches and transforms "
+                             "(repeats use seed, seed+1, ...)")
     pretrained: bool = _option(False, "start from ImageNet weights")
     weights: str | None = _option(None, "a local ImageNet weights file of the backbone")
     mixup: bool = _option(False, "mixup (a batch transform)")
     mixup_mode: str = _option(
         "thesis", "thesis: one lambda per sample, max(lambda, 1 - lambda); classic: one per "
         "batch (seed: an old name of thesis)", ("thesis", "classic", "seed"))
-    mixup_alpha: float = _option(0.4)
+    mixup_alpha: float = _option(0.4, "mixup: lambda ~ Beta(alpha, alpha)")
     oversampling: bool = _option(False, "random minority oversampling")
     class_weight: str = _option(
         "none", "balanced: weigh each class in the loss by n / (K n_k) of the training set",
         ("none", "balanced"))
     stability: bool = _option(False, "stability training")
-    stability_alpha: float = _option(0.1)
+    stability_alpha: float = _option(0.1, "stability training: weight of the KL term "
+                                          "between a segment's and its twin's outputs")
     stability_sigma: float = _option(0.04, "Gaussian noise on the [0, 1]-scaled spectrogram")
     stability_source: str = _option(
         "auto", "noisy: the store's --mixnoise twins; gaussian; auto: noisy where the store "
@@ -247,14 +275,29 @@ class TrainConfig:
                      "specaugment_time_masks", "specaugment_time_width"):
             if getattr(self, name) < 0:
                 raise SerlibError(f"--{name} must be 0 or more, not {getattr(self, name)}")
-        if self.lr <= 0:
-            raise SerlibError(f"--lr must be positive, not {self.lr}")
+        for name in ("lr", "mixup_alpha"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise SerlibError(f"--{name} must be positive, not {getattr(self, name)}")
+        for name in ("weight_decay", "stability_alpha", "stability_sigma"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise SerlibError(f"--{name} must be 0 or more, not {getattr(self, name)}")
+        if self.ser_model in MODELS:
+            smallest = parse_model(self.ser_model)[0].min_image_size
+            if self.image_size < smallest:
+                raise SerlibError(f"--image_size {self.image_size}: {self.ser_model}'s layers "
+                                  f"need images of at least {smallest} pixels; give "
+                                  f"--image_size {smallest} or more (the quick settings: 64)")
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+
+#: TrainConfig fields that change how fast a fold trains, not what it computes: not part of a
+#: run's identity (folds trained on a GPU with a resident or compiled model belong with the
+#: others).
+EXECUTION_ONLY = ("resident", "compile", "fused", "tensorboard")
 
 #: The quick settings, shared by the demo and every notebook on a CPU, chosen by measurement
 #: (benchmarks/recipe.py; README, "The quick recipe") to learn on every fold of synthetic

@@ -124,8 +124,10 @@ class Course:
 
         config = FeatureConfig(features=features, **params)
         name = "-".join([features, *(f"{k}{v}" for k, v in sorted(params.items()))])
+        # The course's own folder: a store of another corpus (the course switched) is
+        # replaced; extract_features still refuses anything that is not a store.
         out = extract_features(self.index(), config, self.work / f"features-{name}",
-                               progress=progress)
+                               progress=progress, overwrite=True)
         return load_features(out)
 
     def baselines(self, store: FeatureStore, val_id: str | None = None,

@@ -12,11 +12,12 @@ picks up where the last one stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .config import BASELINES, QUICK, THESIS, FeatureConfig, TrainConfig
+from .config import BASELINES, EXECUTION_ONLY, QUICK, THESIS, FeatureConfig, TrainConfig
 from .corpora import CORPORA, CorpusIndex, corpus_from_environment, index_corpus, synthesize
+from .files import claim_folder
 
 #: The thesis's full settings (for a GPU): the demo's ``--full``.
 FULL = THESIS
@@ -46,6 +47,22 @@ def _suffix(config: DemoConfig) -> str:
     return f"-{config.utterances}-seed{config.seed}"
 
 
+def run_name(train: TrainConfig) -> str:
+    """The demo's folder name for its CNN run: the model and its enhancements
+    (:func:`serlib.cv.run_label`), ``thesis`` for the full settings, then each setting that
+    differs from the quick (or the full) settings, e.g. ``alexnet_gap-num_epochs5``, so
+    that a demo with other settings gets a folder of its own instead of finding its
+    earlier one refused."""
+    from .cv import run_label
+
+    full = train.pretrained and not QUICK.pretrained
+    base = FULL if full else QUICK
+    changed = [f"{k}{v}" for k, v in asdict(train).items()
+               if k not in EXECUTION_ONLY and k != "ser_model" and getattr(base, k) != v
+               and k not in ("mixup", "oversampling", "stability", "specaugment")]
+    return "-".join([run_label(train), *(["thesis"] if full else []), *changed])
+
+
 def corpus_root(config: DemoConfig, *, progress: bool = True) -> tuple[str, Path]:
     """The corpus the demo runs on: ``(corpus, root)``, synthesizing it if needed."""
     real = corpus_from_environment()
@@ -66,19 +83,35 @@ def small_corpus_note(config: DemoConfig, real: bool) -> str | None:
             "are likely (benchmarks/RECIPE.md)")
 
 
+#: The marker of a demo's output folder.
+DEMO_MARKER = ".serlib-demo"
+
+
+def _is_demo(folder: Path) -> bool:
+    """A demo's folder: its marker, or only what an older demo wrote."""
+    if (folder / DEMO_MARKER).exists():
+        return True
+    names = {p.name for p in folder.iterdir()}
+    own = {"utterances.csv", "cv", "report"}
+    return bool(names) and all(n in own or n.startswith(("features-", ".")) for n in names)
+
+
 def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> CorpusIndex:
     """Run the main job and print where its outputs are; returns the corpus index.
 
     Beside the CNN, the two baselines (:mod:`serlib.baselines`) run on the same folds, and
     the report compares the CNN with them fold by fold.
     """
-    from .cv import run_cv, run_label
+    from .cv import run_cv
     from .extract import extract_features, summarize
     from .features import load_features
     from .report import write_report
 
     real = corpus_from_environment() is not None
     demo = config.data_dir / ("demo" if real else f"demo{_suffix(config)}")
+    claim_folder(demo, ours=_is_demo, what="the demo's outputs", option="demo folder")
+    demo.mkdir(parents=True, exist_ok=True)
+    (demo / DEMO_MARKER).touch()
     corpus, root = corpus_root(config, progress=progress)
     print(f"[1/6] corpus: {corpus} at {root}")
     note = small_corpus_note(config, real)
@@ -89,7 +122,7 @@ def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> Cor
     print(f"[2/6] utterance table: {table}")
     print(index.summary())
     path = demo / f"features-{config.features.features}"
-    extract_features(index, config.features, path, progress=progress)
+    extract_features(index, config.features, path, progress=progress, overwrite=True)
     print(f"[3/6] feature store: {path}")
     print(summarize(path))
     store = load_features(path)
@@ -97,10 +130,13 @@ def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> Cor
     baselines = [demo / "cv" / name for name in BASELINES]
     print(f"[4/6] baselines on the same folds ({protocol}): the majority class, and eGeMAPS + "
           f"logistic regression, into {demo / 'cv'}")
+    # A baseline reads no training option but the seed: the CNN's epochs or image size must
+    # not make its folder another configuration.
+    base = replace(QUICK, seed=config.train.seed)
     for folder, name in zip(baselines, BASELINES, strict=True):
-        run_cv(store, protocol, replace(config.train, ser_model=name), folder,
+        run_cv(store, protocol, replace(base, ser_model=name), folder,
                repeats=config.repeats, progress=progress)
-    runs = demo / "cv" / run_label(config.train)
+    runs = demo / "cv" / run_name(config.train)
     print(f"[5/6] cross-validation ({protocol}) of {config.train.ser_model}, "
           f"{config.train.num_epochs} epochs, into {runs}")
     run_cv(store, protocol, config.train, runs, repeats=config.repeats, progress=progress)

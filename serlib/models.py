@@ -61,8 +61,12 @@ def imagenet_state_dict(weights: str | os.PathLike | None = None,
             state = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise SerlibError(f"{path}: weights file not found") from None
-        except Exception as e:  # a pickle payload or not a torch file at all
-            raise SerlibError(f"{path}: not a loadable weights file ({e})") from None
+        except Exception as e:  # noqa: BLE001 - a pickle payload or not a torch file at all
+            why = ("it holds Python objects that could run code when loaded" if
+                   "Unsupported global" in str(e) else "damaged, another kind of file, or a "
+                   "pickle")
+            raise SerlibError(f"{path}: refused, not a plain weights file ({why}); serlib "
+                              "loads only tensors, never code") from None
     else:
         try:
             state = enum.get_state_dict(progress=True, weights_only=True)

@@ -99,15 +99,23 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     """Read and check a sweep file (see the module's description)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise SerlibError(f"{path}: no such sweep file") from None
+    except IsADirectoryError:
+        raise SerlibError(f"{path} is a folder; give a sweep file (TOML)") from None
+    except UnicodeDecodeError as e:
+        raise SerlibError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})"
+                          "; save the sweep file as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise SerlibError(f"{path}: not a valid TOML file: {e}") from None
     train_fields = _train_fields()
     top = {k: v for k, v in data.items() if k not in ("train", "runs")}
     _check_options(path, "top level", top, TOP_KEYS)
     shared = data.get("train", {})
+    if not isinstance(shared, dict):
+        raise SerlibError(f"{path}: train = {shared!r}: [train] must be a table of training "
+                          "options, e.g. [train] then num_epochs = 100 on the next line")
     _check_options(path, "train", shared, train_fields)
     runs = data.get("runs")
     if not isinstance(runs, dict) or not runs:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -192,10 +192,11 @@ class FoldResult:
     test_ids: list[str]
     best_epoch: int
     val: Evaluation | None
-    test: Evaluation
+    test: Evaluation | None  # None in the checkpoints written while training goes on
     num_params: int
     history: dict[str, list[float]] = field(default_factory=dict)
     training_set_bytes: int = 0
+    epochs_done: int = 0     # of config.num_epochs: fewer when training was interrupted
 
 
 def _ids(ids: str | Sequence[str] | None) -> list[str]:
@@ -350,11 +351,17 @@ def train_one_epoch(network: Network, batches: Batches, order: np.ndarray, trans
 
 def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[str] | None,
                test_id: str | Sequence[str], *, gpu: int | None = None, progress: bool = True,
-               log=print, log_dir: str | os.PathLike | None = None) -> FoldResult:
+               log=print, log_dir: str | os.PathLike | None = None,
+               on_best: Callable[[FoldResult], None] | None = None) -> FoldResult:
     """Train on every speaker but the validation and test speakers (one id or several);
     keep the best epoch on validation (the last one when there is no validation
     speaker); evaluate it on the test speakers. With ``log_dir`` (and
-    ``config.tensorboard``), every epoch's scalars go there for TensorBoard."""
+    ``config.tensorboard``), every epoch's scalars go there for TensorBoard.
+
+    ``on_best(result)`` is called whenever an epoch becomes the best so far, with that
+    epoch's weights and validation scores (``result.test`` is None: the test speakers are
+    evaluated once, at the end); ``serlib train`` saves each as the checkpoint, so that an
+    interrupted training keeps its best epoch."""
     if config.ser_model in BASELINES:
         raise SerlibError(f"--ser_model {config.ser_model} is a baseline, with no network to "
                           "train or save: run it with 'serlib cv'")
@@ -410,6 +417,11 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
             state_dict = {k: v.detach().to("cpu", copy=True)
                           for k, v in network.model.state_dict().items()}
             best = (score, epoch, state_dict, ev)
+            if on_best is not None:
+                on_best(FoldResult(state_dict, config, store.config.to_dict(), store.classes,
+                                   scaler, val_ids, test_ids, epoch, ev, None,
+                                   count_parameters(network.model),
+                                   {k: list(v) for k, v in history.items()}, nbytes, epoch))
     board.close()
     _, best_epoch, state_dict, val_ev = best
     network.model.load_state_dict(state_dict)
@@ -420,7 +432,7 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
         f"WA {test_ev.wa:.3f} UA {test_ev.ua:.3f}")
     return FoldResult(state_dict, config, store.config.to_dict(), store.classes, scaler,
                       val_ids, test_ids, best_epoch, val_ev, test_ev,
-                      count_parameters(network.model), history, nbytes)
+                      count_parameters(network.model), history, nbytes, config.num_epochs)
 
 
 @torch.no_grad()
@@ -439,6 +451,9 @@ def evaluate(model: torch.nn.Module, split: Split, num_classes: int, images, for
                                loss)
 
 
+CHECKPOINT_FORMAT = "serlib-checkpoint"
+
+
 def save_checkpoint(result: FoldResult, path: str | os.PathLike) -> Path:
     """``LABEL.pth`` as the thesis's code wrote it (the best model's state dict), plus everything
     :mod:`serlib.predict` needs; only tensors and plain data, for ``weights_only=True``."""
@@ -449,26 +464,60 @@ def save_checkpoint(result: FoldResult, path: str | os.PathLike) -> Path:
 
 
 def checkpoint_payload(result: FoldResult) -> dict:
-    """What a checkpoint holds, as a dict (what :func:`load_checkpoint` returns)."""
-    return {"format": "serlib-checkpoint", "version": 1,
+    """What a checkpoint holds, as a dict (what :func:`load_checkpoint` returns); ``complete``
+    is False for one saved while training went on (its best epoch so far, no test
+    scores)."""
+    return {"format": CHECKPOINT_FORMAT, "version": 1,
             "state_dict": result.state_dict, "config": asdict(result.config),
             "feature_config": result.feature_config, "classes": list(result.classes),
-            "scaler": result.scaler.to_dict(), **summary(result)}
+            "scaler": result.scaler.to_dict(), "complete": result.test is not None,
+            "epochs_done": result.epochs_done or result.config.num_epochs, **summary(result)}
+
+
+#: Keys every checkpoint has (what prediction, export and evaluation read).
+CHECKPOINT_KEYS = ("state_dict", "config", "feature_config", "classes", "scaler")
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint with ``weights_only=True``; a pickle payload is refused."""
+    """Load a checkpoint with ``weights_only=True``; a pickle payload, another kind of file
+    and a checkpoint that lacks what serlib needs are refused with one line."""
     path = Path(path)
+    if path.is_dir():
+        raise SerlibError(f"{path} is a folder, not a checkpoint (LABEL.pth)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        size = path.stat().st_size
     except FileNotFoundError:
         raise SerlibError(f"{path}: checkpoint not found") from None
-    except Exception as e:
-        raise SerlibError(f"{path}: refused, not a plain serlib checkpoint "
-                          f"({str(e).splitlines()[0]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != "serlib-checkpoint":
-        raise SerlibError(f"{path}: not a serlib checkpoint")
+    if size == 0:
+        raise SerlibError(f"{path}: empty file (0 bytes), not a checkpoint; train again, or "
+                          "give another file")
+    try:
+        with warnings.catch_warnings():  # torch warns about a pickle's protocol: refused anyway
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a foreign file
+        # torch's own message advises loading with weights_only=False: never quoted.
+        why = ("it holds Python objects that could run code when loaded" if
+               "Unsupported global" in str(e) else "damaged, another kind of file, or a pickle")
+        raise SerlibError(f"{path}: refused, not a plain serlib checkpoint ({why}); serlib "
+                          "loads only tensors and plain data, never code") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise SerlibError(f"{path}: not a serlib checkpoint (a torch file without serlib's "
+                          "format field: make checkpoints with 'serlib train')")
+    missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        raise SerlibError(f"{path}: a damaged serlib checkpoint (it lacks "
+                          f"{', '.join(missing)}); train again")
     return ckpt
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a serlib checkpoint (for the output checks)."""
+    try:
+        load_checkpoint(path)
+        return True
+    except SerlibError:
+        return False
 
 
 def summary(result: FoldResult) -> dict:
@@ -477,7 +526,7 @@ def summary(result: FoldResult) -> dict:
     return {"val_ids": result.val_ids, "test_ids": result.test_ids,
             "best_epoch": result.best_epoch, "num_params": result.num_params,
             "history": result.history, "val": result.val.to_dict() if result.val else None,
-            "test": result.test.to_dict()}
+            "test": result.test.to_dict() if result.test else None}
 
 
 def describe(result: FoldResult) -> str:

@@ -48,6 +48,22 @@ def test_finetuned_model_replaces_the_imagenet_head(name):
         assert model(X).shape == (2, 4)
 
 
+@pytest.mark.parametrize("name", [b for b, spec in BACKBONES.items()
+                                  if spec.min_image_size > 1])
+def test_the_smallest_image_each_backbone_takes(name):
+    """``min_image_size`` is exact: every form trains a step on square images of that side
+    (the shorter side of a segment's image), and one pixel less fails in the layers, which
+    is why TrainConfig refuses it before any work. (The other backbones take any size.)"""
+    smallest = BACKBONES[name].min_image_size
+    for suffix in ("", "_gap", "_att"):
+        model = build_model(name + suffix, 4).train()
+        model(torch.randn(2, 3, smallest, smallest)).sum().backward()
+        with pytest.raises(RuntimeError):
+            model(torch.randn(2, 3, smallest - 1, smallest - 1))
+        with pytest.raises(SerlibError, match=f"at least {smallest} pixels"):
+            TrainConfig(ser_model=name + suffix, image_size=smallest - 1)
+
+
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_gap_and_attention_forms(name):
     spec = BACKBONES[name]

@@ -391,13 +391,21 @@ def test_a_current_store_is_not_extracted_again(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(ex, "_extract_batch", lambda t: (calls.append(t[0]), real(t))[1])
     extract_features(index, config, out, jobs=1, batch_size=4, progress=False)
     assert calls == [] and (out / "segments.npy").stat().st_mtime_ns == before
-    # Other parameters (or other utterances) are a different job: extracted afresh.
+    # Other parameters (or other utterances) are a different job: refused, unless the
+    # store is to be replaced; then extracted afresh.
+    with pytest.raises(SerlibError, match="another extraction \\(differs in: nfreq\\)"):
+        extract_features(index, FeatureConfig(segment_size=SEG, nfreq=100), out, jobs=1,
+                         batch_size=4, progress=False)
+    assert calls == [] and (out / "segments.npy").stat().st_mtime_ns == before
     extract_features(index, FeatureConfig(segment_size=SEG, nfreq=100), out, jobs=1,
-                     batch_size=4, progress=False)
+                     batch_size=4, progress=False, overwrite=True)
     assert calls == [0, 1, 2, 3] and load_features(out).config.nfreq == 100
     smaller = type(index)(index.corpus, index.root, index.preset, index.table.iloc[:5])
+    with pytest.raises(SerlibError, match="differs in: the corpus's utterances"):
+        extract_features(smaller, FeatureConfig(segment_size=SEG, nfreq=100), out, jobs=1,
+                         batch_size=4, progress=False)
     extract_features(smaller, FeatureConfig(segment_size=SEG, nfreq=100), out, jobs=1,
-                     batch_size=4, progress=False)
+                     batch_size=4, progress=False, overwrite=True)
     assert load_features(out).meta["num_utterances"] == 5
 
 

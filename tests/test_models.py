@@ -116,8 +116,9 @@ def test_bad_weights_files_are_refused(tmp_path):
 
     evil = tmp_path / "evil.pth"
     evil.write_bytes(pickle.dumps(types.SimpleNamespace(a=1)))
-    with pytest.raises(SerlibError, match="not a loadable weights file"):
+    with pytest.raises(SerlibError, match="refused, not a plain weights file") as e:
         build_model("alexnet", 4, weights=evil)
+    assert "weights_only" not in str(e.value)  # torch's advice to load it unsafely: never
     other = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(1)}, other)
     with pytest.raises(SerlibError, match="not torchvision AlexNet weights"):

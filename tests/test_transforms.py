@@ -12,11 +12,12 @@ import torch
 from conftest import small_emodb_store
 
 import serlib.transforms as transforms
-from serlib.config import TrainConfig
-from serlib.cv import EXECUTION_ONLY, prepare_out, run_label
+from serlib.config import EXECUTION_ONLY, TrainConfig
+from serlib.cv import run_label
 from serlib.errors import SerlibError
 from serlib.metrics import utterance_scores
 from serlib.predict import Predictor
+from serlib.runs import prepare_out
 from serlib.train import train_fold
 from serlib.transforms import (
     BATCH_TRANSFORMS,
