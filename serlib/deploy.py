@@ -22,22 +22,36 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import load_audio
 from .config import FeatureConfig, TrainConfig
 from .errors import SerlibError
-from .features import compute_features, segment, segment_starts
-from .files import atomic_path
-from .metrics import Prediction, prediction
+from .files import atomic_path, check_writable, claim_file
+from .inference import predict_file
+from .metrics import Prediction
 from .scaling import Scaler, fit_speaker_scaler
 
 FORMAT, VERSION = "serlib-onnx", 1
 METADATA_KEY = "serlib"
 
 
-def export_onnx(checkpoint, out: str | os.PathLike) -> Path:
+def is_serlib_onnx(path: Path) -> bool:
+    """Whether ``path`` is an ONNX model that ``serlib export`` wrote (its metadata)."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        return any(p.key == METADATA_KEY and json.loads(p.value).get("format") == FORMAT
+                   for p in model.metadata_props)
+    except Exception:  # noqa: BLE001 - anything unreadable is not ours
+        return False
+
+
+def export_onnx(checkpoint, out: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Export a checkpoint (a path, a loaded dict or a :class:`~serlib.train.FoldResult`)
     to ``out`` with its image preparation in the graph and its configuration as metadata;
-    returns the path. Needs torch, onnx and onnxscript (``pip install serlib[onnx]``)."""
+    returns the path. Needs torch, onnx and onnxscript (``pip install serlib[onnx]``).
+
+    An existing ``out`` is replaced only when it is a serlib ONNX model and ``overwrite``
+    is asked; the checkpoint itself, or any other file, never."""
     import torch
 
     from .images import to_images
@@ -48,6 +62,14 @@ def export_onnx(checkpoint, out: str | os.PathLike) -> Path:
     except ImportError:
         raise SerlibError("ONNX export needs the onnx extra: pip install 'serlib[onnx]'") \
             from None
+    out = Path(out)
+    if isinstance(checkpoint, (str, os.PathLike)) and out.exists() and \
+            out.resolve() == Path(checkpoint).resolve():
+        raise SerlibError(f"--onnx {out} is the checkpoint itself; give the ONNX model "
+                          "another name, e.g. model.onnx")
+    claim_file(out, ours=is_serlib_onnx, what="an ONNX model", option="--onnx",
+               overwrite=overwrite)
+    check_writable(out, "--onnx")
     predictor = Predictor(checkpoint)
     image_size = predictor.config.image_size
 
@@ -67,7 +89,6 @@ def export_onnx(checkpoint, out: str | os.PathLike) -> Path:
     fc = predictor.features
     example = (torch.zeros(2, fc.channels, fc.freq_bins, fc.segment_size),
                torch.from_numpy(predictor.scaler.low), torch.from_numpy(predictor.scaler.high))
-    out = Path(out)
     with atomic_path(out, ".tmp.onnx") as tmp:
         program = torch.onnx.export(
             Exported(predictor.model.float()).eval(), example, dynamo=True,
@@ -117,11 +138,22 @@ class OnnxPredictor:
         if meta.get("version") != VERSION:
             raise SerlibError(f"{self.path}: serlib ONNX format version {meta.get('version')} "
                               f"is not {VERSION}; export it again with this serlib")
-        self.classes = tuple(meta["classes"])
-        self.features = FeatureConfig.from_dict(meta["feature_config"])
-        self.config = TrainConfig.from_dict(meta["train_config"])
-        self.scaler = Scaler(np.asarray(meta["scaler"]["low"], np.float32),
-                             np.asarray(meta["scaler"]["high"], np.float32))
+        try:
+            self.classes = tuple(str(c) for c in meta["classes"])
+            self.features = FeatureConfig.from_dict(meta["feature_config"])
+            self.config = TrainConfig.from_dict(meta["train_config"])
+            self.scaler = Scaler(np.asarray(meta["scaler"]["low"], np.float32),
+                                 np.asarray(meta["scaler"]["high"], np.float32))
+        except (KeyError, TypeError, ValueError, SerlibError) as e:
+            raise SerlibError(f"{self.path}: its serlib metadata is incomplete or damaged "
+                              f"({type(e).__name__}: {e}); export it again with 'serlib "
+                              "export'") from None
+        inputs = {i.name: i.shape for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        if set(inputs) != {"segments", "low", "high"} or outputs != ["log_probs"]:
+            raise SerlibError(f"{self.path}: its graph is not one that 'serlib export' writes "
+                              f"(inputs {sorted(inputs)}, outputs {outputs}; expected "
+                              "segments, low, high -> log_probs); export it again")
 
     def log_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
         """Log class probabilities ``(N, K)`` of segments ``(N, C, F, T)`` in dB."""
@@ -133,12 +165,7 @@ class OnnxPredictor:
                                        "high": scaler.high})[0]
 
     def predict(self, path: str | os.PathLike) -> Prediction:
-        """Probabilities for one file; raises :class:`~serlib.errors.BadAudioError` for
-        unusable audio."""
-        fc = self.features
-        y = load_audio(path, fc.sample_rate, min_samples=fc.win_length)
-        x = compute_features(y, fc, np.random.default_rng(fc.seed))
-        segs = segment(x, fc.segment_size, fc.pad_values())
-        starts = np.array(segment_starts(x.shape[-1], fc.segment_size)) * fc.hop_length / \
-            fc.sample_rate
-        return prediction(str(path), self.classes, self.log_probs(segs), starts)
+        """Probabilities for one file, with the same warnings and parts as
+        :meth:`serlib.Predictor.predict` (:func:`serlib.inference.predict_file`); raises
+        :class:`~serlib.errors.BadAudioError` for unusable audio."""
+        return predict_file(path, self.features, self.classes, self.log_probs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
@@ -94,13 +94,27 @@ def fold_scores(confusion: np.ndarray, classes: list[str]) -> dict:
 @dataclass
 class Prediction:
     """One file's result: the emotion, utterance probabilities ``(K,)`` and per segment
-    ``(N, K)``, each segment's start in seconds."""
+    ``(N, K)``, each segment's start in seconds.
+
+    What the answer is worth: ``warnings`` (little or no speech, a truncated file, a lossy
+    format, a recording too long to answer whole), ``speech`` the share that sounds like
+    speech (:func:`serlib.audio.speech_check`; NaN when not checked or too short to tell),
+    and ``start_s``/``end_s`` the time range answered. A recording longer than
+    :data:`serlib.inference.MAX_DURATION_S` is answered per part: ``parts`` holds one
+    prediction per part (empty otherwise), and the file's own probabilities average all
+    their segments.
+    """
 
     path: str
     emotion: str
     probs: np.ndarray
     segment_probs: np.ndarray
     segment_starts_s: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+    parts: list[Prediction] = field(default_factory=list)
+    start_s: float = 0.0
+    end_s: float = float("nan")
+    speech: float = float("nan")
 
 
 def prediction(name: str, classes, seg_log_probs: np.ndarray, starts_s: np.ndarray) -> Prediction:

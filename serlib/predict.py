@@ -2,8 +2,11 @@
 
 The features are extracted with the checkpoint's feature config and scaled
 with the scaler fitted on its training speakers, so a prediction sees exactly
-what training saw. Any sample rate, mono or stereo. :func:`accuracy_vs_snr`
-measures how WA and UA fall as noise is added to test utterances.
+what training saw. Any sample rate, mono or stereo. What the model can be asked
+(:mod:`serlib.inference`, shared with the ONNX predictor): a prediction warns when
+a file holds little or no speech or is truncated, and answers a recording longer
+than a minute per part. :func:`accuracy_vs_snr` measures how WA and UA fall as
+noise is added to test utterances.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from tqdm.auto import tqdm
 from .audio import load_audio
 from .augment import add_noise
 from .errors import SerlibError
-from .features import FeatureConfig, compute_features, segment, segment_starts
+from .features import FeatureConfig, compute_features, segment
 from .images import Scaler, fit_speaker_scaler, to_images
+from .inference import predict_file, predict_part
 from .metrics import (
     Prediction,
     fold_scores,
-    prediction,
     unweighted_accuracy,
     utterance_scores,
     weighted_accuracy,
@@ -57,10 +60,12 @@ class Predictor:
         self.model.to(self.device).eval()
 
     def predict(self, path: str | os.PathLike) -> Prediction:
-        """Probabilities for one file; raises :class:`BadAudioError` for unusable audio."""
-        fc = self.features
-        return self.predict_signal(load_audio(path, fc.sample_rate, min_samples=fc.win_length),
-                                   str(path))
+        """Probabilities for one file, with ``warnings`` where the question does not fit
+        (little or no speech, a truncated file, a lossy format) and, for a recording longer
+        than :data:`serlib.inference.MAX_DURATION_S`, one answer per part in ``parts``
+        (:func:`serlib.inference.predict_file`). Raises :class:`BadAudioError` for unusable
+        audio."""
+        return predict_file(path, self.features, self.classes, self._log_probs)
 
     def scaler_for(self, segments: np.ndarray) -> Scaler:
         """How segments ``(N, C, F, T)`` are scaled: with the training speakers' scaler, or,
@@ -80,13 +85,11 @@ class Predictor:
     @torch.no_grad()
     def predict_signal(self, y: np.ndarray, name: str = "<signal>",
                        scaler: Scaler | None = None) -> Prediction:
-        """Probabilities for a waveform ``(S,)`` at ``self.features.sample_rate``; ``scaler``
-        overrides :meth:`scaler_for` (e.g. a speaker's, fitted on all their recordings)."""
-        fc = self.features
-        segs, frames = self.segments(y)
-        starts = np.array(segment_starts(frames, fc.segment_size)) * fc.hop_length / \
-            fc.sample_rate
-        return prediction(name, self.classes, self._log_probs(segs, scaler), starts)
+        """Probabilities for a waveform ``(S,)`` at ``self.features.sample_rate``, answered
+        whole however long it is (with the speech check's warning); ``scaler`` overrides
+        :meth:`scaler_for` (e.g. a speaker's, fitted on all their recordings)."""
+        return predict_part(y, name, self.features, self.classes,
+                            lambda segments: self._log_probs(segments, scaler))
 
     def _images(self, segments: np.ndarray, scaler: Scaler | None) -> torch.Tensor:
         """Segments ``(N, C, F, T)`` in dB -> the model's images ``(N, 3, H, W)`` on its

@@ -4,6 +4,8 @@ their real layouts, native speaker ids, kfold and loso-speaker, and one run end 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -355,6 +357,75 @@ def test_own_folder_one_subfolder_per_label(tmp_path):
     empty.mkdir()
     with pytest.raises(CorpusLayoutError, match="expected: labels.csv"):
         index_corpus("folder", empty, progress=False)
+
+
+def test_own_folder_label_typo_is_a_warning_with_every_count(tmp_path, capsys):
+    root = tmp_path / "typo"
+    lines = ["path,speaker,label"]
+    for k, label in enumerate(["anger"] * 10 + ["neutral"] * 9 + ["nuetral"] + ["sadness"] * 10):
+        write_wav(root / f"s{k % 3}" / f"{k}.wav", seconds=0.1)
+        lines.append(f"s{k % 3}/{k}.wav,s{k % 3},{label}")
+    write_csv(root, "\n".join(lines) + "\n")
+    index = index_corpus("folder", root, progress=False)
+    warning = ("class 'nuetral' has 1 utterance; did you mean 'neutral'? classes: anger 10, "
+               "neutral 9, nuetral 1, sadness 10")
+    assert index.warnings == [warning] and index.classes[2] == "nuetral"  # kept, and said
+    assert index.summary().splitlines()[-1] == f"warning: {warning}"
+    assert main(["index", "--corpus", "folder", "--root", str(root), "--out",
+                 str(tmp_path / "t.csv")]) == 0
+    assert f"warning: {warning}" in capsys.readouterr().out
+    mapped = index_corpus("folder", root, "anger=anger,neutral=neutral,sadness=sadness",
+                          progress=False)  # the typo would be left out without a word
+    assert mapped.excluded == 1 and mapped.warnings == [
+        "label 'nuetral' has 1 utterance; did you mean 'neutral'? labels: anger 10, "
+        "neutral 9, nuetral 1, sadness 10"]
+
+
+def test_own_folder_labels_that_are_not_utf8_are_one_error_line(own_root, tmp_path):
+    csv = own_root / "labels.csv"
+    csv.write_bytes("path,speaker,label\nalice/a1.wav,alice,happy\nalice/a2.wav,Zoë,fâché\n"
+                    .encode("latin-1"))
+    with pytest.raises(SerlibError, match=r"labels.csv line 3: byte 59 \(0xeb, character 16 of "
+                                          r"the line\) is not UTF-8; save the file as UTF-8"):
+        index_corpus("folder", own_root, progress=False)
+    r = subprocess.run([sys.executable, "-m", "serlib", "index", "--corpus", "folder",
+                        "--root", str(own_root), "--out", str(tmp_path / "t.csv")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith(f"serlib: error: {csv} line 3: byte 59")
+
+
+def test_own_folder_reads_the_formats_predict_reads(tmp_path):
+    """The same formats as prediction (mp3 too, where libsndfile reads it); audio it cannot
+    read is reported, not silently skipped; in a corpus of .wav files, other audio too."""
+    from serlib.audio import AUDIO_SUFFIXES
+    from serlib.corpora import folder
+
+    assert folder.AUDIO_SUFFIXES is AUDIO_SUFFIXES
+    root = tmp_path / "formats"
+    write_wav(root / "happy" / "ann_1.wav")
+    write_wav(root / "happy" / "ann_2.flac")
+    write_wav(root / "sad" / "bo_1.wav")
+    y = 0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 16000)
+    sf.write(root / "sad" / "bo_2.ogg", y, 16000, format="OGG")
+    if ".mp3" in AUDIO_SUFFIXES:
+        sf.write(root / "sad" / "bo_3.mp3", y, 16000, format="MP3")
+    (root / "sad" / "bo_4.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
+    (root / "sad" / "notes.txt").write_text("not audio")
+    index = index_corpus("folder", root, progress=False)
+    names = sorted(Path(p).name for p in index.table["path"])
+    assert names == sorted(["ann_1.wav", "ann_2.flac", "bo_1.wav", "bo_2.ogg"]
+                           + (["bo_3.mp3"] if ".mp3" in AUDIO_SUFFIXES else []))
+    assert [(name_of(p), p.reason.split(";")[0]) for p in index.problems] == \
+        [("bo_4.m4a", f".m4a audio cannot be read here (serlib reads {', '.join(AUDIO_SUFFIXES)})")]
+    emodb = tmp_path / "emodb"
+    write_wav(emodb / "wav" / "03a01Fa.wav")
+    write_wav(emodb / "wav" / "03a01Wa.flac")
+    index = index_corpus("emodb", emodb, progress=False)
+    assert len(index.table) == 1 and [str(p) for p in index.problems] == [
+        f"{emodb / 'wav' / '03a01Wa.flac'}: emoDB's files are .wav; this .flac file is left "
+        "out (convert it to wav, e.g. ffmpeg -i 03a01Wa.flac 03a01Wa.wav)"]
 
 
 # --- protocols ---------------------------------------------------------------------------------

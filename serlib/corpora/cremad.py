@@ -25,7 +25,15 @@ from ..errors import CorpusLayoutError, SerlibError
 from .labels import FOUR, LabelPreset, get_preset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
-from .table import CorpusIndex, Problem, is_litter, list_dir, make_table, probe_rows
+from .table import (
+    CorpusIndex,
+    Problem,
+    is_litter,
+    list_dir,
+    make_table,
+    other_audio_problem,
+    probe_rows,
+)
 
 FILE_NAME = re.compile(r"^(?P<actor>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emo>[A-Z]{3})"
                        r"_(?P<level>[A-Z]{2})\.wav$")
@@ -96,6 +104,8 @@ def index_cremad(root: str | Path, preset: str | LabelPreset | None = None, *,
     rows, excluded = [], 0
     for path in sorted(folder.iterdir()):
         if is_litter(path) or not path.name.lower().endswith(".wav"):
+            if not is_litter(path) and other_audio_problem(path, "CREMA-D"):
+                problems.append(other_audio_problem(path, "CREMA-D"))
             continue
         m = FILE_NAME.match(path.name)
         if m is None:

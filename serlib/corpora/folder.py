@@ -19,32 +19,46 @@ Two ways to say who speaks and what each file's label is:
 
 The classes are the labels of the usable files, sorted, or the classes of a preset string
 ``"raw=class,..."`` that maps raw labels (those it leaves out are excluded).
-``.wav`` and ``.flac`` files are read; dot-files are ignored. A CSV without a
-required column, or with an empty path, speaker or label, or a gender or
-session that cannot be read, is an error naming the file and the line; a
-listed file that is missing or unusable is reported in ``problems`` and left
-out. Speaker ids are used as they are, so the speaker protocols apply
-(``kfold``, ``loso-speaker``).
+The formats of :data:`serlib.audio.AUDIO_SUFFIXES` are read (wav, flac, ogg, mp3, ...:
+the same as ``serlib predict``); other audio such as m4a is reported in ``problems``,
+and dot-files are ignored. A CSV that is not UTF-8, without a required column, or with
+an empty path, speaker or label, or a gender or session that cannot be read, is an
+error naming the file and the line; a listed file that is missing or unusable is
+reported in ``problems`` and left out. A label with very few utterances beside the
+others, or named like a frequent one (``nuetral`` beside ``neutral``), is probably a
+typo: it is kept, with a warning in ``warnings`` that lists every label and its count.
+Speaker ids are used as they are, so the speaker protocols apply (``kfold``,
+``loso-speaker``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from ..audio import AUDIO_SUFFIXES, unreadable_audio_reason
 from ..errors import CorpusLayoutError, SerlibError
 from .labels import LabelPreset, parse_mapping
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, studio_channels, vary
-from .table import CorpusIndex, Problem, is_litter, list_dir, make_table, probe_rows
+from .table import (
+    CorpusIndex,
+    Problem,
+    is_litter,
+    list_dir,
+    make_table,
+    probe_rows,
+    rare_label_warnings,
+)
 
 LABELS_CSV = "labels.csv"
 REQUIRED = ("path", "speaker", "label")
 OPTIONAL = ("session", "gender")
-AUDIO_SUFFIXES = (".wav", ".flac")
 GENDERS = {"m": "M", "male": "M", "f": "F", "female": "F", "u": "U", "unknown": "U", "": "U"}
 SPEAKER_TOKEN = re.compile(r"^([^_-]+)[_-]")
 
@@ -76,7 +90,9 @@ def index_folder(root: str | Path, preset: str | LabelPreset | None = None, *,
     listed = {e["raw"] for e in entries}
     # Probed first, so that the classes found are the labels of usable files.
     entries = list(probe_rows(entries, problems, desc="folder", progress=progress))
-    preset = _resolve(preset, {e["raw"] for e in entries}, listed)
+    raw_counts = Counter(e["raw"] for e in entries)
+    warnings = rare_label_warnings(raw_counts, "class" if preset is None else "label")
+    preset = _resolve(preset, set(raw_counts), listed)
     rows, excluded = [], 0
     for e in entries:
         label_id = preset.label_id(e["raw"])
@@ -89,7 +105,7 @@ def index_folder(root: str | Path, preset: str | LabelPreset | None = None, *,
                      "duration_s": e["duration_s"], "sample_rate": e["sample_rate"],
                      "channels": e["channels"], "source": e["source"]})
     return CorpusIndex("folder", root, preset, make_table(rows, EXTRA_COLUMNS), problems,
-                       excluded)
+                       excluded, warnings)
 
 
 def _resolve(preset: str | LabelPreset | None, found: set[str],
@@ -118,7 +134,7 @@ def _utt_id(path: Path, root: Path) -> str:
 
 def _read_csv(csv_path: Path, root: Path, problems: list[Problem]) -> list[dict]:
     """The CSV's rows as entries; errors name the file and the line."""
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+    with io.StringIO(_read_utf8(csv_path), newline="") as f:
         reader = csv.DictReader(f)
         header = [(c or "").strip().lower() for c in reader.fieldnames or []]
         missing = [c for c in REQUIRED if c not in header]
@@ -158,6 +174,10 @@ def _read_csv(csv_path: Path, root: Path, problems: list[Problem]) -> list[dict]
                 reason = "a folder, not an audio file" if path.is_dir() else "the file is missing"
                 problems.append(Problem(str(path), f"{csv_path.name} line {line}: {reason}"))
                 continue
+            if unreadable_audio_reason(path):
+                problems.append(Problem(str(path), f"{csv_path.name} line {line}: "
+                                                   f"{unreadable_audio_reason(path)}"))
+                continue
             entries.append({"utt_id": _utt_id(path, root), "path": str(path), "speaker": speaker,
                             "session": int(session) if session else None, "gender": gender,
                             "raw": row["label"], "source": f"{csv_path.name}:{line}"})
@@ -172,14 +192,32 @@ def _read_csv(csv_path: Path, root: Path, problems: list[Problem]) -> list[dict]
     return entries
 
 
+def _read_utf8(csv_path: Path) -> str:
+    """The CSV's text; bytes that are not UTF-8 are an error naming the line and byte."""
+    raw = csv_path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise SerlibError(f"{csv_path} line {line}: byte {e.start} (0x{raw[e.start]:02x}, "
+                          f"character {column} of the line) is not UTF-8; save the file as "
+                          "UTF-8 (a spreadsheet's 'CSV UTF-8', or iconv -f latin1 -t utf-8)") \
+            from None
+
+
 def _scan_folders(root: Path, problems: list[Problem]) -> list[dict]:
     """Entries of the folder-per-label layout."""
     entries = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not is_litter(p)):
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder)
-            if any(part.startswith(".") for part in rel.parts) or path.is_dir() or \
-                    path.suffix.lower() not in AUDIO_SUFFIXES:
+            if any(part.startswith(".") for part in rel.parts) or path.is_dir():
+                continue
+            if unreadable_audio_reason(path):
+                problems.append(Problem(str(path), unreadable_audio_reason(path)))
+                continue
+            if path.suffix.lower() not in AUDIO_SUFFIXES:
                 continue
             m = SPEAKER_TOKEN.match(path.stem)
             if m is None:

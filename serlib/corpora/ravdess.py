@@ -30,7 +30,15 @@ from ..errors import CorpusLayoutError
 from .labels import FOUR, LabelPreset, get_preset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
-from .table import CorpusIndex, Problem, is_litter, list_dir, make_table, probe_rows
+from .table import (
+    CorpusIndex,
+    Problem,
+    is_litter,
+    list_dir,
+    make_table,
+    other_audio_problem,
+    probe_rows,
+)
 
 FILE_NAME = re.compile(r"^(?P<modality>\d{2})-(?P<channel>\d{2})-(?P<emo>\d{2})"
                        r"-(?P<intensity>\d{2})-(?P<statement>\d{2})-(?P<repetition>\d{2})-(?P<actor>\d{2})\.wav$")
@@ -86,6 +94,8 @@ def index_ravdess(root: str | Path, preset: str | LabelPreset | None = None, *,
         actor = ACTOR_DIR.match(folder.name)[1]
         for path in sorted(folder.iterdir()):
             if is_litter(path) or not path.name.lower().endswith(".wav"):
+                if not is_litter(path) and other_audio_problem(path, "RAVDESS"):
+                    problems.append(other_audio_problem(path, "RAVDESS"))
                 continue
             m = FILE_NAME.match(path.name)
             if m is None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..audio import probe_audio
+from ..audio import AUDIO_SUFFIXES, OTHER_AUDIO_SUFFIXES, probe_audio
 from ..errors import BadAudioError
 from ..files import atomic_path
 from .labels import LabelPreset
@@ -39,7 +40,8 @@ class CorpusIndex:
     and the corpus's own), ``classes`` the class names in ``label_id`` order,
     ``problems`` the files left out with their reasons, and ``excluded`` the
     number of labelled utterances the preset leaves out (other emotions, or
-    scripted dialogs under an improvised-only preset).
+    scripted dialogs under an improvised-only preset). ``warnings`` are things that
+    look wrong but are kept, such as a label that is probably a typo.
     """
 
     corpus: str
@@ -48,6 +50,7 @@ class CorpusIndex:
     table: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     excluded: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -62,7 +65,8 @@ class CorpusIndex:
         return counts
 
     def summary(self) -> str:
-        """A printable summary: counts per speaker and class, hours, and problems."""
+        """A printable summary: counts per speaker and class, hours, problems and
+        warnings."""
         hours = self.table["duration_s"].sum() / 3600 if len(self.table) else 0.0
         lines = [f"{self.corpus} at {self.root}, preset {self.preset.name}: "
                  f"{len(self.table)} utterances, {hours:.2f} h "
@@ -71,6 +75,7 @@ class CorpusIndex:
         if self.problems:
             lines.append(f"{len(self.problems)} file(s) left out:")
             lines += [f"  {p}" for p in self.problems]
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def to_csv(self, path: str | os.PathLike) -> Path:
@@ -99,8 +104,49 @@ def probe_rows(rows: Iterable[dict], problems: list[Problem], *, desc: str,
         except BadAudioError as e:
             problems.append(Problem(str(path), e.reason))
             continue
+        if info.truncated:
+            problems.append(Problem(str(path), f"truncated: the header promises "
+                                               f"{info.promised_frames / info.sample_rate:.2f} "
+                                               f"s, the file holds {info.duration_s:.2f} s"))
+            continue
         yield {**row, "duration_s": round(info.duration_s, 4),
                "sample_rate": info.sample_rate, "channels": info.channels}
+
+
+def other_audio_problem(path: Path, corpus: str) -> Problem | None:
+    """A problem for an audio file that a corpus of ``.wav`` files leaves out (another
+    format: converted, or copied from elsewhere), so that it is reported, not silently
+    skipped; ``None`` for a ``.wav`` file and for anything that is not audio."""
+    suffix = path.suffix.lower()
+    if suffix == ".wav" or suffix not in (*AUDIO_SUFFIXES, *OTHER_AUDIO_SUFFIXES):
+        return None
+    return Problem(str(path), f"{corpus}'s files are .wav; this {suffix} file is left out "
+                              f"(convert it to wav, e.g. ffmpeg -i {path.name} "
+                              f"{path.with_suffix('.wav').name})")
+
+
+def rare_label_warnings(counts: Mapping[str, int], kind: str = "class") -> list[str]:
+    """Warnings for labels that are probably typos: a label with very few utterances
+    beside the others (at most 2, or under 2 % of the largest, while the largest has at
+    least 5 times as many), or whose name is close to that of a label with at least 3 times
+    as many (difflib, case-insensitive). Each lists every label with its count:
+    ``class 'nuetral' has 1 utterance; did you mean 'neutral'? classes: anger 10, ...``."""
+    if len(counts) < 2:
+        return []
+    largest = max(counts.values())
+    listing = ", ".join(f"{label} {n}" for label, n in sorted(counts.items()))
+    out = []
+    for label, n in sorted(counts.items()):
+        bigger = {other.lower(): other for other, m in counts.items() if m >= 3 * n}
+        close = difflib.get_close_matches(label.lower(), list(bigger), n=1, cutoff=0.75)
+        rare = (n <= 2 or n < 0.02 * largest) and largest >= 5 * n
+        if not (rare or close):
+            continue
+        text = f"{kind} {label!r} has {n} utterance{'' if n == 1 else 's'}"
+        text += f"; did you mean {bigger[close[0]]!r}?" if close else \
+            ", far fewer than the others (a typo in its label?);"
+        out.append(f"{text} {'classes' if kind == 'class' else kind + 's'}: {listing}")
+    return out
 
 
 def make_table(rows: list[dict], extra_columns: list[str]) -> pd.DataFrame:

@@ -27,7 +27,15 @@ from ..errors import CorpusLayoutError
 from .labels import FOUR, LabelPreset, get_preset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
-from .table import CorpusIndex, Problem, is_litter, list_dir, make_table, probe_rows
+from .table import (
+    CorpusIndex,
+    Problem,
+    is_litter,
+    list_dir,
+    make_table,
+    other_audio_problem,
+    probe_rows,
+)
 
 SPEAKERS = {"OAF": "older adult female (64)", "YAF": "younger adult female (26)"}
 FOLDER = re.compile(r"^(OAF|YAF)_", re.IGNORECASE)
@@ -83,6 +91,8 @@ def index_tess(root: str | Path, preset: str | LabelPreset | None = None, *,
     for folder in speaker_folders(root):
         for path in sorted(folder.iterdir()):
             if is_litter(path) or not path.name.lower().endswith(".wav"):
+                if not is_litter(path) and other_audio_problem(path, "TESS"):
+                    problems.append(other_audio_problem(path, "TESS"))
                 continue
             m = FILE_NAME.match(path.name)
             if m is None:
