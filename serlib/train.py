@@ -394,35 +394,37 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
                                        "val_ua": []}
     best = (-1.0, 0, None, None)
     board = EpochLog(log_dir if config.tensorboard else None)
-    for epoch in range(1, config.num_epochs + 1):
-        train_loss = train_one_epoch(network, batches, order, transforms, state, num_copies,
-                                     epoch, progress)
-        history["train_loss"].append(train_loss)
-        line = f"epoch {epoch:3d}/{config.num_epochs}: train loss {train_loss:.4f}"
-        if val is not None:
-            ev = evaluate(network.model, val, num_classes, network.images, network.forward,
-                          config.batch_size)
-            for key, value in (("val_loss", ev.loss), ("val_wa", ev.wa), ("val_ua", ev.ua)):
-                history[key].append(value)
-            line += f"  val loss {ev.loss:.4f}  val WA {ev.wa:.3f}  UA {ev.ua:.3f}"
-            score = {"wa": ev.wa, "ua": ev.ua, "last": float(epoch)}[config.select_by]
-        else:  # no validation speaker: the last epoch is kept
-            ev, score = None, float(epoch)
-        log(line)
-        board.epoch(epoch, {"loss/train": train_loss,
-                            "lr": network.optimizer.param_groups[0]["lr"],
-                            **({"loss/validation": ev.loss, "accuracy/validation WA": ev.wa,
-                                "accuracy/validation UA": ev.ua} if ev else {})})
-        if score > best[0]:
-            state_dict = {k: v.detach().to("cpu", copy=True)
-                          for k, v in network.model.state_dict().items()}
-            best = (score, epoch, state_dict, ev)
-            if on_best is not None:
-                on_best(FoldResult(state_dict, config, store.config.to_dict(), store.classes,
-                                   scaler, val_ids, test_ids, epoch, ev, None,
-                                   count_parameters(network.model),
-                                   {k: list(v) for k, v in history.items()}, nbytes, epoch))
-    board.close()
+    try:  # an interrupt (Ctrl-C) still closes the TensorBoard writer cleanly
+        for epoch in range(1, config.num_epochs + 1):
+            train_loss = train_one_epoch(network, batches, order, transforms, state, num_copies,
+                                         epoch, progress)
+            history["train_loss"].append(train_loss)
+            line = f"epoch {epoch:3d}/{config.num_epochs}: train loss {train_loss:.4f}"
+            if val is not None:
+                ev = evaluate(network.model, val, num_classes, network.images, network.forward,
+                              config.batch_size)
+                for key, value in (("val_loss", ev.loss), ("val_wa", ev.wa), ("val_ua", ev.ua)):
+                    history[key].append(value)
+                line += f"  val loss {ev.loss:.4f}  val WA {ev.wa:.3f}  UA {ev.ua:.3f}"
+                score = {"wa": ev.wa, "ua": ev.ua, "last": float(epoch)}[config.select_by]
+            else:  # no validation speaker: the last epoch is kept
+                ev, score = None, float(epoch)
+            log(line)
+            board.epoch(epoch, {"loss/train": train_loss,
+                                "lr": network.optimizer.param_groups[0]["lr"],
+                                **({"loss/validation": ev.loss, "accuracy/validation WA": ev.wa,
+                                    "accuracy/validation UA": ev.ua} if ev else {})})
+            if score > best[0]:
+                state_dict = {k: v.detach().to("cpu", copy=True)
+                              for k, v in network.model.state_dict().items()}
+                best = (score, epoch, state_dict, ev)
+                if on_best is not None:
+                    on_best(FoldResult(state_dict, config, store.config.to_dict(), store.classes,
+                                       scaler, val_ids, test_ids, epoch, ev, None,
+                                       count_parameters(network.model),
+                                       {k: list(v) for k, v in history.items()}, nbytes, epoch))
+    finally:
+        board.close()
     _, best_epoch, state_dict, val_ev = best
     network.model.load_state_dict(state_dict)
     test_ev = evaluate(network.model, test, num_classes, network.images, network.forward,
