@@ -371,7 +371,8 @@ def _add_cv(sub: argparse._SubParsersAction) -> None:
 
     p.add_argument("--protocol", choices=list(PROTOCOLS), default="5fold",
                    help="; ".join(f"{n}: {v.description}" for n, v in PROTOCOLS.items()))
-    p.add_argument("--repeats", type=int, default=1, help="repeat with seeds seed, seed+1, ...")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="repeats of every fold, each with its own seed (see --repeat_seeds)")
     p.add_argument("--folds", default=None,
                    help="only these folds, e.g. 1M,2F (S1 for loso, k1 for kfold)")
     _flag(p, "loso_val", action="store_true", help="loso: validate on the next session")

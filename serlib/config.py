@@ -216,7 +216,11 @@ class TrainConfig:
     lr: float = _option(1e-3, "learning rate")
     weight_decay: float = _option(1e-2, "AdamW weight decay")
     seed: int = _option(111, "random seed of the initialisation, batches and transforms "
-                             "(repeats use seed, seed+1, ...)")
+                             "(repeats: see --repeat_seeds)")
+    repeat_seeds: str = _option(
+        "consecutive", "the seeds of repeats: consecutive (seed, seed+1, ...) or thesis (as "
+        "the thesis's crossval_SER.py: seed, +100, +200, ... added up: 111, 211, 411, 711, "
+        "1111)", ("consecutive", "thesis"))
     pretrained: bool = _option(False, "start from ImageNet weights")
     weights: str | None = _option(None, "a local ImageNet weights file of the backbone")
     mixup: bool = _option(False, "mixup (a batch transform)")

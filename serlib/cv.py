@@ -197,9 +197,22 @@ def fold_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "fold"
 
 
+def repeat_seed(seed: int, repeat: int, rule: str = "consecutive") -> int:
+    """The seed of repeat ``repeat`` (0-based): ``seed + repeat`` (``consecutive``), or the
+    thesis's ``crossval_SER.py`` rule (``thesis``), which adds ``100 * r`` for each
+    r up to ``repeat``: 111, 211, 411, 711, 1111 from 111."""
+    if rule == "thesis":
+        return seed + 100 * repeat * (repeat + 1) // 2
+    if rule == "consecutive":
+        return seed + repeat
+    raise SerlibError(f"--repeat_seeds {rule!r}: choose consecutive or thesis")
+
+
 def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: int = 111,
-               loso_val: bool = False, speaker_info: dict[str, dict] | None = None) -> list[Fold]:
-    """The folds of ``protocol`` over ``speakers``, repeated with seeds ``seed + r``.
+               loso_val: bool = False, speaker_info: dict[str, dict] | None = None,
+               seed_rule: str = "consecutive") -> list[Fold]:
+    """The folds of ``protocol`` over ``speakers``, repeated with the seeds of
+    :func:`repeat_seed` (``seed + r`` unless ``seed_rule`` is ``thesis``).
 
     ``speaker_info`` (``{speaker: {"gender": "M"|"F"|"U", "session": ...}}``, as
     :attr:`FeatureStore.speaker_info` gives it) lets ``kfold`` and
@@ -233,7 +246,7 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
     names = [fold_name(name) for name, _, _ in base]
     if len(set(names)) < len(names):  # two speakers whose names differ only in odd characters
         names = [f"{n}-{i + 1}" for i, n in enumerate(names)]
-    return [Fold(name, test, val, r, seed + r) for r in range(repeats)
+    return [Fold(name, test, val, r, repeat_seed(seed, r, seed_rule)) for r in range(repeats)
             for name, (_, test, val) in zip(names, base, strict=True)]
 
 
@@ -277,7 +290,7 @@ def _folds_of(store: FeatureStore, protocol: str, config: TrainConfig, *, repeat
     with warnings.catch_warnings(record=True) as caught:  # said in the run's log
         warnings.simplefilter("always")
         all_folds = make_folds(protocol, list(store), repeats=repeats, seed=config.seed,
-                               loso_val=loso_val,
+                               loso_val=loso_val, seed_rule=config.repeat_seeds,
                                speaker_info=speaker_info(getattr(store, "meta", {}), list(store)))
     for warning in caught:
         log(f"warning: {warning.message}")
