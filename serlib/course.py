@@ -1,20 +1,25 @@
-"""The course's helpers: one switch between the synthetic and a real corpus, and cached stages.
+"""The course's helpers: one switch between the synthetic and a real corpus, settings tiers,
+and cached stages.
 
-Notebook 0 chooses the corpus with :func:`use`, which remembers the choice in
-``data/course.json``; every later notebook calls :func:`load` and gets the
-same :class:`Course`. Its methods run a stage only when its output is missing
-(the corpus, a feature store, a trained model), so each notebook can be run on
-its own, and running them in order does each piece of work once.
+Notebook 0 chooses the corpus and the settings tier with :func:`use`, which remembers the
+choice in ``course.json`` in the course folder (:func:`data_dir`: the project's ``data/``,
+or on Colab ``/content/drive/MyDrive/serlib-course`` on Google Drive, which outlives the
+runtime); every later notebook calls :func:`load` and gets the same :class:`Course`, or
+stops saying what to do. Its methods run a stage only when its output is missing (the
+corpus, a feature store, a trained model), so each notebook can be run on its own, in its
+own runtime, and running them in order does each piece of work once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
 import platform
+import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +29,7 @@ from .config import FeatureConfig, TrainConfig
 from .corpora import CorpusIndex, corpus_from_environment, index_corpus, synthesize
 from .corpora.registry import CORPORA as REGISTRY
 from .errors import SerlibError
+from .tiers import TIERS, Tier, device, expected_minutes, propose, resolve, say_minutes
 
 if TYPE_CHECKING:
     from .store import FeatureStore
@@ -33,15 +39,44 @@ if TYPE_CHECKING:
 REPOSITORY = "https://github.com/serlib-course/serlib"
 #: ``synthetic`` (IEMOCAP's layout, generated), then every corpus of the registry.
 CORPORA = ("synthetic", *REGISTRY)
+#: The synthetic corpus of the course and of ``make demo``: 1,500 turns, seed 0.
+DEFAULT_SYNTHETIC = (1500, 0)
+#: The file in the course folder that remembers notebook 0's choice.
+COURSE_FILE = "course.json"
 PACKAGES = ("serlib", "torch", "torchvision", "librosa", "numpy", "pandas", "scikit-learn",
             "matplotlib", "seaborn", "ipywidgets", "audiomentations", "pyroomacoustics")
 
 
+#: Where Colab mounts Google Drive, and the course folder on it (``SERLIB_COLAB_CONTENT``
+#: stands in for ``/content`` in the tests that walk the Colab path).
+DRIVE = "drive"
+COLAB_FOLDER = "drive/MyDrive/serlib-course"
+
+
+def on_colab() -> bool:
+    """Whether this is a Colab kernel (``google.colab`` is imported from the start there)."""
+    return "google.colab" in sys.modules
+
+
+def colab_content() -> Path:
+    """Colab's working folder, ``/content`` (``$SERLIB_COLAB_CONTENT`` in tests)."""
+    return Path(os.environ.get("SERLIB_COLAB_CONTENT", "/content"))
+
+
 def data_dir() -> Path:
-    """The project's ``data/`` folder: ``$SERLIB_DATA``, else the nearest ``data/`` with a
-    README above the working directory (notebooks run in ``notebooks/``), else ``./data``."""
+    """The course folder: ``$SERLIB_DATA``; on Colab ``/content/drive/MyDrive/serlib-course``
+    (an error if Google Drive is not mounted); else the nearest ``data/`` with a README above
+    the working directory (notebooks run in ``notebooks/``), else ``./data``."""
     if os.environ.get("SERLIB_DATA"):
         return Path(os.environ["SERLIB_DATA"])
+    if on_colab():
+        folder = colab_content() / COLAB_FOLDER
+        if not folder.parent.is_dir():
+            raise SerlibError(
+                f"Google Drive is not mounted at {colab_content() / DRIVE}, where the course "
+                "keeps its folder: run the notebook's first cell (it mounts Drive) and allow "
+                "access, or set SERLIB_DATA to another folder")
+        return folder
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         if (folder / "data" / "README.md").is_file():
@@ -55,7 +90,9 @@ class Course:
 
     ``corpus`` is ``synthetic`` (IEMOCAP's layout, generated) or a corpus of the
     registry (``iemocap``, ``emodb``, ``ravdess``, ``cremad``, ``tess``, ``folder``);
-    ``root`` is the corpus folder; ``data`` the project's data folder.
+    ``root`` is the corpus folder; ``data`` the course folder (:func:`data_dir`);
+    ``tier`` the settings tier chosen in notebook 0 (:mod:`serlib.tiers`; ``None``:
+    proposed for the device).
     """
 
     corpus: str
@@ -63,6 +100,8 @@ class Course:
     data: Path
     utterances: int = 1500
     seed: int = 0
+    tier: str | None = None
+    tier_origin: str = "chosen in notebook 0"
 
     @property
     def layout(self) -> str:
@@ -71,19 +110,56 @@ class Course:
 
     @property
     def work(self) -> Path:
-        """Where feature stores, models and results of the course go."""
-        return self.data / "course"
+        """Where feature stores, models and results of this course go: ``course`` for the
+        default synthetic corpus, ``course-<corpus>`` (``course-synthetic-<turns>-seed<seed>``)
+        for another, so that switching corpus and back loses nothing."""
+        if self.corpus != "synthetic":
+            return self.data / f"course-{self.corpus}"
+        if (self.utterances, self.seed) == DEFAULT_SYNTHETIC:
+            return self.data / "course"
+        return self.data / f"course-synthetic-{self.utterances}-seed{self.seed}"
 
     @property
-    def gpu(self) -> bool:
-        import torch
-
-        return torch.cuda.is_available()
+    def settings_tier(self) -> tuple[Tier, str]:
+        """The tier in force and where it comes from (``$SERLIB_SETTINGS``, notebook 0, or
+        proposed for the device): :func:`serlib.tiers.resolve`."""
+        tier, origin = resolve(self.tier, self.corpus)
+        return tier, (self.tier_origin if origin == "chosen in notebook 0" else origin)
 
     @property
-    def full(self) -> bool:
-        """Whether notebooks use the thesis's full settings: a real corpus or a GPU."""
-        return self.corpus != "synthetic" or self.gpu
+    def tier_in_force(self) -> Tier:
+        """The settings tier the notebooks use now (``.name``: quick, gpu or thesis)."""
+        return self.settings_tier[0]
+
+    @property
+    def repeats(self) -> int:
+        """Repeats of each cross-validation in the tier (five in ``thesis``)."""
+        return self.settings_tier[0].repeats
+
+    def settings(self, notebook: int | None = None, **changes) -> TrainConfig:
+        """The training settings of a notebook's marked settings cell: the tier's
+        (:data:`serlib.tiers.TIERS`) with ``changes`` (any :class:`TrainConfig` field, e.g.
+        ``ser_model="alexnet"``). Prints the tier, where it comes from, the settings, and
+        ``notebook``'s expected time on this device."""
+        tier, origin = self.settings_tier
+        config = replace(tier.config, **changes)
+        print(f"settings tier: {tier.name} ({origin}): {config.ser_model}, "
+              f"{config.num_epochs} epochs, batch {config.batch_size}, "
+              f"{config.image_size}-pixel images, lr {config.lr:g}, "
+              f"{'ImageNet weights' if config.pretrained else 'random initialisation'}, "
+              f"best epoch by validation {config.select_by.upper()}"
+              + (", class-balanced loss" if config.class_weight == "balanced" else "")
+              + (f", {tier.repeats} repeats" if tier.repeats > 1 else ""))
+        if notebook is not None:
+            on = device()
+            minutes = expected_minutes(notebook, tier, on, speech_s=self.speech_s())
+            print(f"expected time of notebook {notebook} on {on.name}: {say_minutes(minutes)}"
+                  + ("" if on.measured else " (a model, not measured on this device)"))
+        return config
+
+    def speech_s(self) -> float:
+        """Seconds of speech in the course's preset (what training time grows with)."""
+        return float(self.index().table["duration_s"].sum())
 
     @property
     def fold(self) -> tuple[str, str]:
@@ -101,19 +177,44 @@ class Course:
 
     def describe(self) -> str:
         """One line: which corpus, where, and which settings the notebooks will use."""
-        try:
-            where = self.root.resolve().relative_to(self.data.resolve().parent)
-        except ValueError:
-            where = self.root
+        where, work = (self._shown(p) for p in (self.root, self.work))
         what = "synthetic corpus in IEMOCAP's layout" if self.corpus == "synthetic" else \
             self.corpus
-        settings = "the thesis's full settings" if self.full else "quick CPU settings"
-        return f"{what} at {where}; notebooks use {settings}"
+        tier, origin = self.settings_tier
+        return (f"{what} at {where}; settings tier {tier.name} ({origin}); "
+                f"what the notebooks make goes to {work}")
+
+    def _shown(self, path: Path) -> Path:
+        """``path`` from the course folder's parent (``data/synth-iemocap``) when it lies in
+        the course folder; else as recorded (a corpus elsewhere, on Drive say)."""
+        try:
+            return path.resolve().relative_to(self.data.resolve().parent) \
+                if path.resolve().is_relative_to(self.data.resolve()) else path
+        except ValueError:
+            return path
 
     def index(self, preset: str | None = None, *, progress: bool = False) -> CorpusIndex:
         """The utterance table under ``preset`` (the corpus's default: ``improvised-4`` for
-        IEMOCAP, ``emodb-7`` for emoDB)."""
-        return index_corpus(self.layout, self.root, preset, progress=progress)
+        IEMOCAP, ``emodb-7`` for emoDB).
+
+        The corpus's audio is read once: the index is kept in the course folder
+        (``index-PRESET.json``) with a fingerprint of the corpus folder's listing (every
+        file's name, size and time), and reused while the listing is the same. A later
+        notebook, in another runtime, then lists the folder instead of opening ten thousand
+        files through a Google Drive mount."""
+        name = preset or REGISTRY[self.layout].default_preset or "default"
+        cache = self.work / f"index-{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}.json"
+        fingerprint = _listing(self.root)
+        try:
+            state = json.loads(cache.read_text())
+            if (state["fingerprint"], state["root"], state["asked"]) == \
+                    (fingerprint, str(self.root), preset):
+                return _index_from(state, self.root)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none yet, or damaged: index again
+        index = index_corpus(self.layout, self.root, preset, progress=progress)
+        _keep_index(index, fingerprint, preset, cache)
+        return index
 
     def features(self, features: str = "logspec", *, progress: bool = True,
                  **params) -> FeatureStore:
@@ -174,22 +275,96 @@ class Course:
         return pd.DataFrame(rows).drop(columns="fit").reset_index(drop=True)
 
     def save(self) -> Path:
-        """Remember this choice in ``data/course.json`` for the later notebooks."""
-        path = self.data / "course.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-        path.write_text(json.dumps(state, indent=1) + "\n")
+        """Remember this choice in ``course.json`` in the course folder for the later
+        notebooks (on Colab: on Google Drive, for their own runtimes)."""
+        from .files import atomic_path
+
+        state = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()
+                 if k != "data"}
+        path = self.data / COURSE_FILE
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(state, indent=1) + "\n")
         return path
+
+    def timetable(self) -> pd.DataFrame:
+        """Expected minutes of each notebook (rows) in each settings tier (columns) on this
+        device for this corpus (:func:`serlib.tiers.timetable`)."""
+        from .tiers import timetable
+
+        return timetable(device(), speech_s=self.speech_s())
+
+    def stand_in(self, corpus: str, utterances: int) -> Path:
+        """The folder of ``corpus`` for a notebook that uses a second corpus: the real one
+        when its variable is set (``RAVDESS_DIR``, ...), else a synthetic stand-in of
+        ``utterances`` in its layout, generated into the course folder. Prints which."""
+        var = REGISTRY[corpus].env_var
+        if os.environ.get(var):
+            root = Path(os.environ[var])
+            print(f"{corpus}: the real corpus at {root} (from {var})")
+            return root
+        root = synthesize(self.data / f"synth-{corpus}", corpus, utterances, 0,
+                          progress=False)
+        print(f"{corpus}: a synthetic stand-in of {utterances} utterances in its layout "
+              f"(set {var} to the real corpus's folder to use it)")
+        return root
+
+
+def _listing(root: Path) -> str:
+    """A fingerprint of a corpus folder: each file's relative path, size and whole-second
+    modification time (no file is opened)."""
+    digest = hashlib.sha256()
+    for folder, subfolders, files in os.walk(root):
+        subfolders.sort()
+        for name in sorted(files):
+            stat = os.stat(os.path.join(folder, name))
+            digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0"
+                          f"{stat.st_size}\0{int(stat.st_mtime)}\n".encode())
+    return digest.hexdigest()
+
+
+def _keep_index(index: CorpusIndex, fingerprint: str, asked: str | None, path: Path) -> None:
+    """Write ``index`` to ``path`` (JSON, atomically) with the corpus's ``fingerprint`` and
+    the preset it was ``asked`` for."""
+    from .files import atomic_path
+
+    table = index.table
+    state = {"fingerprint": fingerprint, "root": str(index.root), "asked": asked,
+             "corpus": index.corpus,
+             "preset": {**asdict(index.preset), "mapping": dict(index.preset.mapping)},
+             "columns": list(table.columns),
+             "dtypes": {c: str(t) for c, t in table.dtypes.items()},
+             "rows": table.to_numpy().tolist(), "excluded": index.excluded,
+             "problems": [[p.path, p.reason] for p in index.problems],
+             "warnings": list(index.warnings)}
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(state, default=str))
+    except OSError:  # a read-only course folder: index again next time
+        pass
+
+
+def _index_from(state: dict, root: Path) -> CorpusIndex:
+    """The :class:`CorpusIndex` that :func:`_keep_index` wrote."""
+    from .corpora.labels import LabelPreset
+    from .corpora.table import Problem
+
+    preset = LabelPreset(**{**state["preset"], "classes": tuple(state["preset"]["classes"])})
+    table = pd.DataFrame(state["rows"], columns=state["columns"]).astype(state["dtypes"])
+    return CorpusIndex(state["corpus"], root, preset, table,
+                       [Problem(*p) for p in state["problems"]], state["excluded"],
+                       list(state["warnings"]))
 
 
 def use(corpus: str = "auto", root: str | os.PathLike | None = None, *, utterances: int = 1500,
-        seed: int = 0, progress: bool = True) -> Course:
-    """Choose the course's corpus and remember it.
+        seed: int = 0, tier: str = "auto", progress: bool = True) -> Course:
+    """Choose the course's corpus and settings tier, and remember them in the course folder.
 
     ``auto`` takes the first corpus whose variable is set (``IEMOCAP_DIR``,
     ``EMODB_DIR``, ``RAVDESS_DIR``, ``CREMAD_DIR``, ``TESS_DIR``, ``SERLIB_FOLDER_DIR``),
-    else the synthetic corpus, which is generated into ``data/synth-iemocap`` on
-    first use (the corpus ``make demo`` uses).
+    else the synthetic corpus, which is generated into the course folder on first use
+    (``synth-iemocap``, the corpus ``make demo`` uses; another size or seed gets its own
+    folder). ``tier`` is ``quick``, ``gpu``, ``thesis`` or ``auto`` (proposed for this
+    device: :func:`serlib.tiers.propose`).
     """
     data = data_dir()
     if corpus == "auto":
@@ -197,27 +372,53 @@ def use(corpus: str = "auto", root: str | os.PathLike | None = None, *, utteranc
         root = root if root is not None else found
     if corpus not in CORPORA:
         raise SerlibError(f"unknown corpus {corpus!r}; choose one of {['auto', *CORPORA]}")
+    if tier != "auto" and tier not in TIERS:
+        raise SerlibError(f"unknown settings tier {tier!r}; choose one of "
+                          f"{['auto', *TIERS]}")
     if corpus == "synthetic":
-        root = synthesize(Path(root or data / "synth-iemocap"), "iemocap", utterances, seed,
+        name = "synth-iemocap" if (utterances, seed) == DEFAULT_SYNTHETIC else \
+            f"synth-iemocap-{utterances}-seed{seed}"
+        root = synthesize(Path(root or data / name), "iemocap", utterances, seed,
                           progress=progress)
     elif root is None:
         raise SerlibError(f"give the folder of {corpus} (or set {REGISTRY[corpus].env_var})")
-    course = Course(corpus, Path(root), data, utterances, seed)
-    course.index()  # a wrong folder is explained now, not three notebooks later
+    origin = f"proposed in notebook 0 for {device().name}" if tier == "auto" else \
+        "chosen in notebook 0"
+    course = Course(corpus, Path(root), data, utterances, seed,
+                    propose(corpus) if tier == "auto" else tier, origin)
+    # A wrong folder is explained now, not notebooks later; a real corpus's files are read
+    # here, once (a synthetic one was just made, with its own progress bar).
+    course.index(progress=progress and corpus != "synthetic")
     course.save()
     return course
 
 
 def load() -> Course:
-    """The course chosen in notebook 0 (``data/course.json``); the default when there is none."""
-    path = data_dir() / "course.json"
+    """The course chosen in notebook 0 (``course.json`` in the course folder). Stops, saying
+    what to do, when there is none or its corpus is gone: a notebook never falls back to
+    another corpus than the one chosen."""
+    data = data_dir()
+    path = data / COURSE_FILE
     if not path.is_file():
-        return use(progress=False)
-    state = json.loads(path.read_text())
-    course = Course(state["corpus"], Path(state["root"]), data_dir(), state["utterances"],
-                    state["seed"])
+        where = "on your Google Drive " if on_colab() else ""
+        raise SerlibError(
+            f"no course chosen in {data} {where}(no {COURSE_FILE}): run notebook 0 first, "
+            "which chooses the corpus and the settings tier and remembers them there"
+            + (", with the same Google account" if on_colab() else ""))
+    try:
+        state = json.loads(path.read_text())
+        course = Course(state["corpus"], Path(state["root"]), data, state["utterances"],
+                        state["seed"], state.get("tier"),
+                        state.get("tier_origin", "chosen in notebook 0"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise SerlibError(f"{path} is damaged ({type(error).__name__}: {error}): run "
+                          "notebook 0 again to choose the course") from None
     if course.corpus == "synthetic":  # cheap when it exists; remade after `make clean`
         synthesize(course.root, "iemocap", course.utterances, course.seed, progress=False)
+    elif not course.root.is_dir():
+        hint = " (is Google Drive mounted, and the corpus still there?)" if on_colab() else ""
+        raise SerlibError(f"the course's corpus, {course.corpus} at {course.root}, is not "
+                          f"there{hint}: put it back, or choose again in notebook 0")
     return course
 
 
@@ -245,24 +446,50 @@ def check_environment(min_python: tuple[int, int] = (3, 10)) -> pd.DataFrame:
     table = versions()
     missing = list(table.index[table["version"] == "missing"])
     if missing:
-        raise SerlibError(f"missing packages: {', '.join(missing)}; run: pip install -e .")
+        raise SerlibError(f"missing packages: {', '.join(missing)}; run: pip install -e "
+                          "'.[course]' in a clone of the course (make demo does), or pip install "
+                          "'serlib[course]'")
     return table
 
 
-def settings(full: bool, **changes) -> TrainConfig:
-    """The training settings of a notebook's marked settings cell: the thesis's
-    (:data:`serlib.config.THESIS`) when ``full``, else the course's quick ones
-    (:data:`serlib.config.QUICK`, the same in every notebook), with ``changes`` (any
-    :class:`TrainConfig` field, e.g. ``ser_model="alexnet"``); prints which."""
-    from dataclasses import replace
+def save_uploads(value, folder: str | os.PathLike) -> list[Path]:
+    """Write uploaded files into ``folder`` and return their paths, in upload order.
 
-    from .config import QUICK, THESIS
+    ``value`` is Colab's ``google.colab.files.upload()`` result (``{name: bytes}``) or an
+    ipywidgets ``FileUpload`` value: a tuple of ``{"name", "content", ...}`` dicts
+    (ipywidgets 8) or ``{name: {"content": ...}}`` (ipywidgets 7, which Colab ships). Only
+    a name's last part is kept, so an upload cannot write outside ``folder``.
+    """
+    if isinstance(value, dict):
+        items = [(name, item["content"] if isinstance(item, dict) else item)
+                 for name, item in value.items()]
+    else:
+        items = [(item["name"], item["content"]) for item in value]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, content in items:
+        safe = Path(str(name).replace("\\", "/")).name
+        if safe in ("", ".", ".."):
+            raise SerlibError(f"upload {name!r}: not a file name")
+        path = folder / safe
+        path.write_bytes(bytes(content))
+        paths.append(path)
+    return paths
 
-    config = replace(THESIS if full else QUICK, **changes)
-    which = "the thesis's full settings" if full else "quick CPU settings"
-    print(f"{which}: {config.ser_model}, {config.num_epochs} epochs, batch {config.batch_size}, "
-          f"{config.image_size}-pixel images, lr {config.lr:g}, "
-          f"{'ImageNet weights' if config.pretrained else 'random initialisation'}, "
-          f"best epoch by validation {config.select_by.upper()}"
-          + (", class-balanced loss" if config.class_weight == "balanced" else ""))
-    return config
+
+def restart_needed() -> list[str]:
+    """Packages imported before an install changed their version (``numpy 1.26 -> 2.1``):
+    until the runtime restarts, the old version stays loaded. Empty when nothing changed."""
+    changed = []
+    for name, module in (("numpy", "numpy"), ("pandas", "pandas"), ("scipy", "scipy"),
+                         ("torch", "torch"), ("matplotlib", "matplotlib"),
+                         ("ipywidgets", "ipywidgets")):
+        loaded = getattr(sys.modules.get(module), "__version__", None)
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        if loaded and installed.split("+")[0] != str(loaded).split("+")[0]:
+            changed.append(f"{name} {loaded} -> {installed}")
+    return changed

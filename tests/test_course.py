@@ -26,7 +26,9 @@ TINY = TrainConfig(ser_model="alexnet_gap", num_epochs=1, batch_size=16, image_s
 
 @pytest.fixture
 def data(tmp_path, monkeypatch):
-    for var in ("IEMOCAP_DIR", "EMODB_DIR"):
+    from serlib.corpora import ENV_VARS
+
+    for var in (*ENV_VARS.values(), "SERLIB_SETTINGS", "SERLIB_COLAB_CONTENT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SERLIB_DATA", str(tmp_path / "data"))
     return tmp_path / "data"
@@ -45,10 +47,11 @@ def test_data_dir_is_found_from_the_notebooks_folder(tmp_path, monkeypatch):
 
 def test_the_switch_is_remembered_and_defaults_to_synthetic(data):
     chosen = course_mod.use("auto", utterances=40, progress=False)
-    assert chosen.corpus == "synthetic" and chosen.root == data / "synth-iemocap"
-    assert not chosen.full or chosen.gpu
+    assert chosen.corpus == "synthetic" and chosen.root == data / "synth-iemocap-40-seed0"
+    assert chosen.tier == serlib.tiers.propose("synthetic")
     saved = json.loads((data / "course.json").read_text())
     assert saved["corpus"] == "synthetic" and saved["utterances"] == 40
+    assert saved["tier"] == chosen.tier and "proposed in notebook 0" in saved["tier_origin"]
     loaded = course_mod.load()
     assert loaded == chosen
     assert "synthetic corpus" in loaded.describe()
@@ -58,8 +61,9 @@ def test_the_switch_is_remembered_and_defaults_to_synthetic(data):
 def test_auto_follows_the_environment_and_bad_choices_are_explained(data, iemocap_root,
                                                                     monkeypatch, tmp_path):
     monkeypatch.setenv("IEMOCAP_DIR", str(iemocap_root))
-    chosen = course_mod.use("auto", progress=False)
-    assert (chosen.corpus, chosen.root, chosen.full) == ("iemocap", iemocap_root, True)
+    chosen = course_mod.use("auto", tier="thesis", progress=False)
+    assert (chosen.corpus, chosen.root, chosen.tier) == ("iemocap", iemocap_root, "thesis")
+    assert chosen.work == data / "course-iemocap"
     assert course_mod.load().corpus == "iemocap"
     with pytest.raises(SerlibError, match="unknown corpus 'timit'"):
         course_mod.use("timit")
@@ -89,13 +93,16 @@ def test_examples_give_one_utterance_per_class_of_one_speaker(data):
     assert list(examples["label_id"]) == sorted(set(table.query("speaker == '2M'")["label_id"]))
 
 
-def test_one_set_of_settings_and_the_environment_check(capsys):
+def test_one_set_of_settings_per_tier_and_the_environment_check(data, capsys):
     from serlib.config import QUICK, THESIS
 
-    assert course_mod.settings(False) == QUICK and course_mod.settings(True) == THESIS
-    alexnet = course_mod.settings(False, ser_model="alexnet")
+    course = course_mod.use("synthetic", utterances=40, tier="quick", progress=False)
+    assert course.settings() == QUICK
+    alexnet = course.settings(3, ser_model="alexnet")
     assert alexnet.ser_model == "alexnet" and alexnet.num_epochs == QUICK.num_epochs
-    assert "ImageNet weights" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "settings tier: quick (chosen in notebook 0): alexnet_gap, 15 epochs" in out
+    assert "expected time of notebook 3 on " in out
     assert serlib.demo.QUICK is QUICK and serlib.demo.FULL is THESIS
     table = course_mod.check_environment()
     assert table.loc["serlib", "version"] == serlib.__version__
@@ -210,11 +217,11 @@ def test_a_notebooks_fold_is_kept_for_the_cross_validation(fold, tmp_path, capsy
     store, _, result, _ = fold
     course = course_mod.Course("emodb", tmp_path / "emodb", tmp_path / "data", 60, 3)
     out = course.keep_fold(result, store)
-    assert out == tmp_path / "data" / "course" / "cv" / "alexnet_gap"
+    assert out == tmp_path / "data" / "course-emodb" / "cv" / "alexnet_gap"
     kept = json.loads((out / "fold-r0-1M.json").read_text())
     assert kept["test"]["ua"] == pytest.approx(result.test.ua) and kept["seed"] == TINY.seed
-    assert capsys.readouterr().out == ("kept as data/course/cv/alexnet_gap/fold-r0-1M.json: a "
-                                       "cross-validation there skips this fold\n")
+    assert capsys.readouterr().out == ("kept as data/course-emodb/cv/alexnet_gap/fold-r0-1M.json: "
+                                       "a cross-validation there skips this fold\n")
     swapped = replace(result, val_ids=["1M"], test_ids=["1F"])
     assert course.keep_fold(swapped, store) is None
     assert "not kept for cross-validation: test 1F with validation 1M is not a fold of 5fold" \
