@@ -28,7 +28,7 @@ $(VENV)/.stamp-lock: requirements.lock pyproject.toml
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra acoustic --extra onnx --extra cluster --extra dev --universal \
+	$(BIN)/uv pip compile pyproject.toml --extra acoustic --extra onnx --extra cluster --extra course --extra dev --universal \
 		--python-version 3.10 --constraint lock-constraints.txt --no-header \
 		--output-file requirements.lock
 
