@@ -426,7 +426,7 @@ def test_browser_upload_predicts_the_emotion_of_a_wav(driver: WebDriver, lab: La
         button.click()
         field = _wait(driver, lambda d: d.find_element(
             By.CSS_SELECTOR, "input[type=file][data-browser-test=upload]"), "the file input")
-        assert field.get_attribute("accept") == ".wav,.flac,.ogg"
+        assert field.get_attribute("accept") == ".wav,.flac,.ogg,.mp3"
         field.send_keys(str(wav.resolve()))
         _wait(driver, lambda d: button.text.strip() == "Upload (1)", "the widget to hold the file")
         figure = _wait(driver, lambda d: _image(widget), "the prediction figure")
