@@ -310,9 +310,12 @@ def test_two_cv_processes_share_the_folds_instead_of_duplicating_them(made, tmp_
 def test_ctrl_c_during_train_keeps_the_best_epoch_so_far(made, tmp_path):
     cmd = [sys.executable, "-m", "serlib", "train", str(made["store"]), *TINY,
            "--num_epochs", "50", "--val_id", "1F", "--test_id", "1M", "--save_label", "m"]
+    # A child inherits an ignored SIGINT (an earlier test or a background shell may have
+    # left it so), and Python then never raises KeyboardInterrupt: Ctrl-C's default first.
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:
         if line.startswith("epoch   3/"):
             proc.send_signal(signal.SIGINT)
