@@ -4,11 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: demo test lint notebooks lock clean help
+.PHONY: demo test test-fast lint notebooks lock clean help
 
 help:
 	@echo "make demo   - create $(VENV), install serlib, run the main job on the synthetic corpus"
 	@echo "make test   - create $(VENV) with the dev extras and run the whole test suite"
+	@echo "make test-fast - the unit and behaviour tests only (no notebooks, cluster, browser)"
 	@echo "make lint   - ruff over the package, tests and benchmarks"
 	@echo "make notebooks - execute the course's notebooks in place (their outputs are committed)"
 	@echo "make lock   - refresh requirements.lock from pyproject.toml (needs the network)"
@@ -35,8 +36,14 @@ lock:
 demo: $(VENV)/.stamp-lock
 	$(BIN)/serlib demo
 
+# Every run works in a course folder of its own (tests/conftest.py sets SERLIB_DATA), so a
+# second run does exactly the work of the first.
 test: $(VENV)/.stamp-lock
 	$(BIN)/python -m pytest --durations=25 tests $(if $(NOTEBOOKS),--nbval-lax --nbval-current-env $(NOTEBOOKS))
+
+# The inner loop: everything but the tests marked slow and the notebooks.
+test-fast: $(VENV)/.stamp-lock
+	$(BIN)/python -m pytest --durations=25 -m "not slow" tests
 
 # Executes in order (later notebooks reuse what earlier ones made), then drops progress-bar
 # widgets, which show a stale "0%" where the repository is browsed.

@@ -2,9 +2,12 @@
 
 ``quick`` is the course on a CPU (:data:`serlib.config.QUICK`); ``gpu`` is sized so that
 every notebook, notebook 9 included, fits well within an hour on one T4-class Colab GPU;
-``thesis`` is the thesis's own setting, for a real corpus and a GPU with hours. Nothing
-switches tier by itself: notebook 0 proposes one (:func:`propose`), the course remembers
-the choice, and ``SERLIB_SETTINGS=quick|gpu|thesis`` overrides it.
+``thesis`` is the thesis's own setting, for a real corpus and a GPU with hours. ``check``
+runs every notebook end to end in a fraction of the quick tier's time (2 epochs), to
+check a set-up (a corpus, a runtime) before a long run, and is what ``make test`` runs the
+notebooks in; its numbers mean nothing. Nothing switches tier by itself: notebook 0
+proposes one (:func:`propose`), the course remembers the choice, and
+``SERLIB_SETTINGS=quick|gpu|thesis|check`` overrides it.
 
 Expected times are a model, stated here so that it can be checked: each notebook's
 measured minutes in the quick tier on the project's 2-core CPU, times the tier's work
@@ -43,6 +46,13 @@ class Tier:
     differs: str
 
     @property
+    def for_cpu(self) -> bool:
+        """Sized for a CPU (``quick`` and ``check``): the notebooks leave out what only a GPU
+        trains in minutes (AlexNet's 57 M parameters in notebook 6, two backbones' folds in
+        notebook 10)."""
+        return self.config.image_size <= QUICK.image_size and not self.config.pretrained
+
+    @property
     def work(self) -> float:
         """Training work relative to ``quick``: epochs x image pixels x repeats."""
         quick = TIERS["quick"]
@@ -70,7 +80,14 @@ TIERS: dict[str, Tier] = {
         "images, lr 1e-4 (its README's example says 1e-3), five repeats with seeds 111, 211, "
         "411, 711, 1111, the best epoch by validation WA; but 5 folds (the thesis's text) "
         "where crossval_SER.py tests all ten speakers (serlib's 10fold protocol)"),
+    "check": Tier(
+        "check", replace(QUICK, num_epochs=2), 1,
+        "every notebook end to end in minutes, to check a set-up before a long run (and "
+        "what make test runs the notebooks in); its numbers mean nothing",
+        "the quick tier with 2 epochs instead of 15: the models are barely trained"),
 }
+#: The tiers a learner chooses between (notebook 0's timetable); ``check`` is a tool.
+COURSE_TIERS = ("quick", "gpu", "thesis")
 
 #: Minutes of each notebook in the quick tier on the project's 2-core CPU, measured by
 #: ``make notebooks`` from an empty course folder (README, "How long they take").
@@ -165,4 +182,5 @@ def timetable(on: Device, *, speech_s: float = COURSE_SPEECH_S) -> pd.DataFrame:
     return pd.DataFrame({name: {f"{n:02d}": say_minutes(expected_minutes(n, tier, on,
                                                                         speech_s=speech_s))
                                 for n in QUICK_CPU_MINUTES}
-                         for name, tier in TIERS.items()}).rename_axis("notebook")
+                         for name, tier in ((n, TIERS[n]) for n in COURSE_TIERS)}
+                        ).rename_axis("notebook")

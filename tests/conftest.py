@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +79,37 @@ def emodb_root(tmp_path: Path) -> Path:
 
 #: Figures that the robustness tests prove, printed at the end of the run.
 ROBUSTNESS: list[str] = []
+
+
+_FRESH_DATA: list[Path] = []
+
+
+def pytest_configure(config) -> None:
+    """Every run, tests and nbval's kernels alike, works in a course folder of its own.
+
+    Kernels inherit this process's environment, so the notebooks read and write this folder,
+    never the checkout's ``data/``: a second ``make test`` does exactly the work of the first
+    instead of finding the folds the first one trained ("done already, skipped")."""
+    if getattr(config, "workerinput", None) is None:  # once, in the controlling process
+        folder = Path(tempfile.mkdtemp(prefix="serlib-test-data-"))
+        (folder / "README.md").write_text("The course folder of one test run, removed after.\n")
+        os.environ["SERLIB_DATA"] = str(folder)
+        _FRESH_DATA.append(folder)
+        # nbval's kernels run the notebooks in the check tier (2 epochs): every cell, end to
+        # end, in a fraction of the quick tier's time. SERLIB_SETTINGS=quick make test runs
+        # the course as a learner does (about an hour on 2 cores without bf16).
+        os.environ.setdefault("SERLIB_SETTINGS", "check")
+
+
+@pytest.fixture(autouse=True)
+def _no_tier_override(monkeypatch):
+    """The tests under tests/ see no tier override (only nbval's kernels get one)."""
+    monkeypatch.delenv("SERLIB_SETTINGS", raising=False)
+
+
+def pytest_unconfigure(config) -> None:
+    for folder in _FRESH_DATA:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -95,6 +95,7 @@ def test_in_channels_replaces_the_first_convolution():
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))
+@pytest.mark.slow
 def test_imagenet_weights_from_a_file_and_from_the_hub_cache(name, tmp_path, monkeypatch):
     torch.manual_seed(5)
     # Half precision halves the file (VGG16-BN's is 553 MB in float32); loading converts.
@@ -145,6 +146,7 @@ def store(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", [*BACKBONES, "alexnet_att", "resnet18_gap"])
+@pytest.mark.slow
 def test_one_epoch_from_the_command_line_then_predict(name, store, tmp_path, capsys):
     path, index = store
     label = tmp_path / name

@@ -112,6 +112,7 @@ def test_a_moved_corpus_is_named(store, tmp_path):
         egemaps(load_features(copy))
 
 
+@pytest.mark.slow
 def test_a_baseline_cannot_be_trained_as_a_network(store):
     r = subprocess.run([sys.executable, "-m", "serlib", "train", str(store.path),
                         "--ser_model", "majority", "--val_id", "1F", "--test_id", "1M"],

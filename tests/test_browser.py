@@ -62,6 +62,8 @@ from serlib.course import Course  # noqa: E402
 from serlib.predict import Predictor  # noqa: E402
 from serlib.train import TrainConfig, save_checkpoint, train_fold  # noqa: E402
 
+pytestmark = pytest.mark.slow  # make test-fast leaves these out
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 #: A synthetic IEMOCAP-layout course this small (40 utterances after the preset) where the

@@ -47,6 +47,7 @@ def test_bad_arguments_are_explained(tmp_path, args, message):
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_on_a_small_synthetic_corpus(tmp_path):
     args = ("demo", "--data", str(tmp_path / "data"), "--utterances", "150", "--num_epochs",
             "1", "--image_size", "64")
@@ -82,6 +83,7 @@ def test_demo_uses_iemocap_dir(tmp_path, iemocap_root, monkeypatch, capsys):
     assert not (tmp_path / "d" / "synth-iemocap").exists()
 
 
+@pytest.mark.slow
 def test_extract_with_the_seeds_flags(tmp_path):
     r = run("synth", "--layout", "emodb", "--out", str(tmp_path / "c"), "--utterances", "12",
             "--jobs", "1")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,17 @@ def test_the_corpus_is_read_once_and_again_only_when_its_files_change(clean_env,
     cache.write_text("{damaged")
     assert len(course.index("full-4").table) == len(first.table) - 1
     assert json.loads(cache.read_text())["fingerprint"]
+
+
+def test_the_check_tier_runs_the_course_briefly_and_is_never_proposed(clean_env, tmp_path,
+                                                                     capsys):
+    check, quick = tiers.TIERS["check"], tiers.TIERS["quick"]
+    assert check.config == replace(quick.config, num_epochs=2) and check.work < quick.work
+    assert [n for n, t in tiers.TIERS.items() if t.for_cpu] == ["quick", "check"]
+    assert "check" not in tiers.timetable(tiers.device()).columns
+    assert tiers.propose("synthetic") in ("quick", "gpu")
+    clean_env.setenv("SERLIB_DATA", str(tmp_path / "data"))
+    course = course_mod.use("synthetic", utterances=40, progress=False)
+    clean_env.setenv("SERLIB_SETTINGS", "check")
+    assert course.settings(4).num_epochs == 2 and course.tier_in_force.for_cpu
+    assert "settings tier: check (from SERLIB_SETTINGS)" in capsys.readouterr().out

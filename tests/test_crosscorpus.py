@@ -44,6 +44,7 @@ def stores(tmp_path_factory):
             "checkpoint": checkpoint, "result": result}
 
 
+@pytest.mark.slow
 def test_scores_match_the_predictor_class_by_class_name(stores):
     target = load_features(stores["target"])
     assert target.classes != stores["result"].classes  # same names, other order

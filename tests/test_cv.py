@@ -180,6 +180,7 @@ def test_report_of_a_folder_that_is_not_one(tmp_path):
         load_runs([tmp_path])
 
 
+@pytest.mark.slow
 def test_cv_and_report_commands_end_to_end(tmp_path):
     """Real training (tiny): synthesize, extract, serlib cv for two folds, serlib report."""
     def run(*args):

@@ -31,6 +31,7 @@ def corpus(tmp_path_factory):
                                           ("alexnet_att", "training"),
                                           ("resnet18_gap", "speaker"),
                                           ("mobilenet_v3_large", "training")])
+@pytest.mark.slow
 def test_onnxruntime_gives_torchs_probabilities(corpus, tmp_path, name, scaler):
     store, wavs = corpus
     config = TrainConfig(ser_model=name, num_epochs=1, batch_size=16, image_size=64,

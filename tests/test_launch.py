@@ -21,6 +21,8 @@ from serlib.errors import SerlibError
 from serlib.launch import SlurmOptions, Unit, cv_units, run_local, run_units, status_lines
 from serlib.sweep import load_sweep, sweep_units
 
+pytestmark = pytest.mark.slow  # make test-fast leaves these out
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = TrainConfig(**TINY_TRAIN)
 QUIET = {"log": lambda _: None}

@@ -137,6 +137,7 @@ def test_no_command_removes_or_replaces_what_it_did_not_make(made, tmp_path, cap
                           "theirs changed")
 
 
+@pytest.mark.slow
 def test_serlibs_own_outputs_are_replaced_only_when_asked(made, tmp_path, capsys):
     corpus, store = str(made["corpus"]), str(tmp_path / "store")
     assert main(["extract", "--corpus", "emodb", "--root", corpus, "--segment_size", "100",
@@ -198,6 +199,7 @@ def read_only_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.slow
 def test_a_read_only_disk_is_one_line_before_any_work(made, read_only_disk):
     commands = output_commands(made, read_only_disk / "out")
     commands.pop("download")  # its error is the network's here: tested in test_download
@@ -217,6 +219,7 @@ def test_a_read_only_disk_is_one_line_before_any_work(made, read_only_disk):
                       "before its first epoch)")
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_the_work_resumes(made, tmp_path):
     disk = tmp_path / "full"
     if not mount_tmpfs(disk, "2m"):
@@ -285,6 +288,7 @@ def test_damaged_fold_files_are_reported_and_redone(made, tmp_path, capsys):
     assert len(list(run.glob("fold-*.json"))) == 5 and fold.read_text() == good
 
 
+@pytest.mark.slow
 def test_two_cv_processes_share_the_folds_instead_of_duplicating_them(made, tmp_path):
     cmd = [sys.executable, "-m", "serlib", "cv", str(made["store"]), *TINY, "--out", "run"]
     first = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE,
@@ -307,6 +311,7 @@ def test_two_cv_processes_share_the_folds_instead_of_duplicating_them(made, tmp_
                       f"{out_b.count('best epoch')} by the second)")
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_train_keeps_the_best_epoch_so_far(made, tmp_path):
     cmd = [sys.executable, "-m", "serlib", "train", str(made["store"]), *TINY,
            "--num_epochs", "50", "--val_id", "1F", "--test_id", "1M", "--save_label", "m"]

@@ -217,6 +217,7 @@ def test_prediction_of_speech_has_no_warning(model):
         assert p.start_s == 0.0 and p.end_s == pytest.approx(sf.info(path).duration, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_a_long_recording_is_answered_per_part(model, long_wav, monkeypatch, capsys):
     checkpoint, predictor, _ = model
     assert serlib.inference.MAX_DURATION_S == 60.0
@@ -307,6 +308,7 @@ def good_and_bad(model, sounds, tmp_path_factory):
     return Path(index.table["path"].iloc[0]), folder / "bad.wav", sounds["white noise"]
 
 
+@pytest.mark.slow
 def test_predict_stops_at_an_unreadable_file_with_one_error_line(model, good_and_bad):
     checkpoint, _, _ = model
     good, bad, _ = good_and_bad
@@ -318,6 +320,7 @@ def test_predict_stops_at_an_unreadable_file_with_one_error_line(model, good_and
     assert r.stdout == ""
 
 
+@pytest.mark.slow
 def test_predict_keeps_going_but_still_fails_when_a_file_was_skipped(model, good_and_bad):
     checkpoint, _, _ = model
     good, bad, noise = good_and_bad
@@ -346,6 +349,7 @@ def test_predict_warns_and_succeeds_when_every_file_was_read(model, good_and_bad
 
 # --- ONNX --------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_onnx_gives_the_same_warnings_and_parts(model, sounds, long_wav, truncated_wav,
                                                 tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")

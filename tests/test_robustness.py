@@ -26,6 +26,8 @@ from serlib.errors import SerlibError
 from serlib.features import load_features
 from serlib.train import load_checkpoint
 
+pytestmark = pytest.mark.slow  # make test-fast leaves these out
+
 KILLS = np.random.default_rng(20261124)
 
 

@@ -22,11 +22,11 @@ from serlib.config import TrainConfig
 from serlib.cv import run_cv
 
 DAEMONS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "scancel", "sinfo")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     any(shutil.which(d) is None and not Path(f"/usr/sbin/{d}").exists() for d in DAEMONS)
     or not hasattr(os, "geteuid") or os.geteuid() != 0,
     reason="needs Debian's slurm-wlm and munge (apt-get install slurm-wlm munge; .ci/run does) "
-           "and root, to start a test cluster")
+           "and root, to start a test cluster")]
 TINY = TrainConfig(**TINY_TRAIN)
 FOLDS = ("1M", "2F")
 

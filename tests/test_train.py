@@ -222,6 +222,7 @@ def run(*args, cwd, env=None):
                           text=True, cwd=cwd, env=env)
 
 
+@pytest.mark.slow
 def test_the_seeds_command_line_then_predict(store, tmp_path):
     """The thesis's exact train_ser.py line (1 epoch), offline, with cached ImageNet weights."""
     import os
@@ -256,11 +257,13 @@ def test_the_seeds_command_line_then_predict(store, tmp_path):
     (["--val_id", "1F", "--test_id", "7M"], "is not a speaker"),
     (["--val_id", "1F", "--test_id", "1M", "--ser_model", "resnet"], "invalid choice"),
 ])
+@pytest.mark.slow
 def test_train_bad_arguments(store, tmp_path, args, message):
     r = run("train", str(store.path), *args, "--num_epochs", "1", cwd=tmp_path)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_train_refuses_what_is_not_a_store(tmp_path):
     (tmp_path / "IEMOCAP_logspec200.pkl").write_bytes(b"\x80\x04K\x01.")
     r = run("train", "IEMOCAP_logspec200.pkl", "--val_id", "1F", "--test_id", "1M",
@@ -270,6 +273,7 @@ def test_train_refuses_what_is_not_a_store(tmp_path):
     assert r.returncode == 2 and "not a serlib feature store" in r.stderr
 
 
+@pytest.mark.slow
 def test_predict_reports_bad_files_and_refuses_pickled_checkpoints(tmp_path):
     import pickle
 
