@@ -84,6 +84,22 @@ def data_dir() -> Path:
     return here / "data"
 
 
+def _fold_key(store: FeatureStore, config: TrainConfig) -> str:
+    """A short hash of what decides a fold's training: the settings (not how fast they run),
+    the segments' features and counts, the classes and the speakers. Without stability
+    training the noisy copies are not read, so a store with them gives the same fold."""
+    from .config import EXECUTION_ONLY
+
+    features = store.config.to_dict()
+    if not config.stability:
+        features = {k: v for k, v in features.items() if k not in ("noise", "mixnoise")}
+    key = {"train": {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY},
+           "features": features, "classes": list(store.classes),
+           "segments": {s: int(store[s].num_segs.sum()) for s in sorted(store)},
+           "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Course:
     """The corpus every notebook uses, and where the course keeps what it makes.
@@ -247,6 +263,34 @@ class Course:
                 for name, model in (("majority", "majority"),
                                     ("acoustic (eGeMAPS)", "acoustic"))}
 
+    def train_fold(self, store: FeatureStore, config: TrainConfig, *,
+                   log=print) -> FoldResult:
+        """:attr:`fold` of ``store`` trained with ``config``, then kept: its checkpoint in
+        ``work/folds/`` and the fold for cross-validation (:meth:`keep_fold`). When a notebook
+        trained the same configuration on the same segments before, on this runtime or an
+        earlier one, its checkpoint is read back instead (it says so): notebooks 5 and 6
+        compare with notebook 4's FCN+GAP without training it again."""
+        from .cv import run_label
+        from .train import load_checkpoint, result_from_checkpoint, save_checkpoint
+        from .train import train_fold as train
+
+        path = self.work / "folds" / f"{run_label(config)}-{_fold_key(store, config)}.pth"
+        if path.is_file():
+            try:
+                result = result_from_checkpoint(load_checkpoint(path))
+            except SerlibError as error:
+                print(f"training again: {path.name}: {error}")
+            else:
+                print(f"{run_label(config)}: read back from "
+                      f"{path.relative_to(self.data.parent)} (trained in an earlier notebook)")
+                return result
+        val_id, test_id = self.fold
+        result = train(store, config, val_id, test_id, log=log)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(result, path)
+        self.keep_fold(result, store)
+        return result
+
     def keep_fold(self, result: FoldResult, store: FeatureStore) -> Path | None:
         """Keep a fold trained in a notebook as the same fold of the 5-fold
         cross-validation in ``work/cv/<run label>`` (:func:`serlib.cv.save_fold`), so that
@@ -266,13 +310,14 @@ class Course:
 
     def examples(self, speaker: str | None = None) -> pd.DataFrame:
         """One utterance of each class (rows in class order), 2 to 6 s long where the corpus
-        has one, from ``speaker`` (default: the test speaker of :attr:`fold`)."""
+        has one, from ``speaker`` (default: the test speaker of :attr:`fold`); a class that
+        speaker lacks (a small corpus) is taken from the other speakers."""
         table = self.index().table
-        table = table[table["speaker"] == (speaker or self.fold[1])]
-        table = table.assign(fit=~table["duration_s"].between(2, 6))
-        rows = [group.sort_values(["fit", "utt_id"]).iloc[0]
+        table = table.assign(fit=~table["duration_s"].between(2, 6),
+                             other=table["speaker"] != (speaker or self.fold[1]))
+        rows = [group.sort_values(["other", "fit", "utt_id"]).iloc[0]
                 for _, group in table.groupby("label_id", sort=True)]
-        return pd.DataFrame(rows).drop(columns="fit").reset_index(drop=True)
+        return pd.DataFrame(rows).drop(columns=["fit", "other"]).reset_index(drop=True)
 
     def save(self) -> Path:
         """Remember this choice in ``course.json`` in the course folder for the later

@@ -513,6 +513,26 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
+def result_from_checkpoint(ckpt: dict) -> FoldResult:
+    """The :class:`FoldResult` that a complete checkpoint was saved from (what
+    :func:`load_checkpoint` returns; the inverse of :func:`checkpoint_payload`)."""
+    if not ckpt.get("complete"):
+        raise SerlibError("the checkpoint was saved while training went on (no test scores)")
+
+    def evaluation(data: dict | None) -> Evaluation | None:
+        return None if data is None else Evaluation(
+            data["wa"], data["ua"], np.asarray(data["confusion"]), data.get("loss", np.nan))
+
+    return FoldResult(
+        state_dict=ckpt["state_dict"], config=TrainConfig.from_dict(ckpt["config"]),
+        feature_config=ckpt["feature_config"], classes=tuple(ckpt["classes"]),
+        scaler=Scaler.from_dict(ckpt["scaler"]), val_ids=list(ckpt["val_ids"]),
+        test_ids=list(ckpt["test_ids"]), best_epoch=ckpt["best_epoch"],
+        val=evaluation(ckpt["val"]), test=evaluation(ckpt["test"]),
+        num_params=ckpt["num_params"], history=dict(ckpt.get("history") or {}),
+        epochs_done=ckpt.get("epochs_done", 0))
+
+
 def is_checkpoint(path: Path) -> bool:
     """Whether ``path`` is a serlib checkpoint (for the output checks)."""
     try:

@@ -1,21 +1,40 @@
 """Execute one notebook in a fresh kernel of this Python, as a Colab runtime would, and write
-it with its outputs (tests/test_colab_path.py). Usage: run_notebook.py IN.ipynb OUT.ipynb"""
+it with its outputs (tests/test_colab_path.py). Usage: run_notebook.py IN.ipynb OUT.ipynb
 
+A cell that shows widgets can leave nbclient waiting for a kernel that is already idle
+(jupyter/nbclient#312, open; seen here once in notebook 8 on a loaded machine). Such a
+cell times out after ``COLAB_STUB_CELL_TIMEOUT`` seconds (default 900, far above any cell's
+time in the walk) and the notebook is run once more from the start in a fresh kernel; what
+it kept on the Drive is reused, as in any rerun. The retry is printed, so the test's log
+shows it."""
+
+import os
 import sys
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 source, target = map(Path, sys.argv[1:3])
-nb = nbformat.read(source, as_version=4)
-client = NotebookClient(nb, timeout=1800, kernel_name="python3",
-                        resources={"metadata": {"path": str(Path.cwd())}})
-try:
-    client.execute()
-except CellExecutionError as error:
-    nbformat.write(nb, target)
-    print(error, file=sys.stderr)
-    sys.exit(1)
+timeout = int(os.environ.get("COLAB_STUB_CELL_TIMEOUT", "900"))
+for attempt in (1, 2):
+    nb = nbformat.read(source, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(Path.cwd())}})
+    try:
+        client.execute()
+    except CellTimeoutError as error:
+        if attempt == 2:
+            nbformat.write(nb, target)
+            print(error, file=sys.stderr)
+            sys.exit(1)
+        print(f"{source.name}: a cell hung for {timeout} s (nbclient#312); run again",
+              flush=True)
+        continue
+    except CellExecutionError as error:
+        nbformat.write(nb, target)
+        print(error, file=sys.stderr)
+        sys.exit(1)
+    break
 nbformat.write(nb, target)
