@@ -15,6 +15,7 @@ notebook wrote outside its runtime folder and the Drive. What is not simulated: 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -85,6 +86,14 @@ def colab_python(tmp_path_factory) -> Path:
     assert not [r for r in plain if r.startswith(("jupyterlab", "ipywidgets", "notebook"))], plain
     _run([sys.executable, "-m", "venv", base / "venv"])
     python = base / "venv" / "bin" / "python"
+    # Nor does anything it depends on: pip's resolution in the still empty environment.
+    report = base / "install.json"
+    _run([python, "-m", "pip", "install", "--quiet", "--dry-run", "--report", report,
+          f"serlib[acoustic] @ {wheel.as_uri()}"])
+    resolved = sorted(item["metadata"]["name"].lower()
+                      for item in json.loads(report.read_text())["install"])
+    assert "torch" in resolved and not [n for n in resolved if n.startswith(
+        ("jupyter", "ipywidgets", "ipykernel", "notebook"))], resolved
     own = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
                .stdout.strip())
     preinstalled = Path(sysconfig.get_paths()["purelib"])
