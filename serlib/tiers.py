@@ -179,8 +179,7 @@ def timetable(on: Device, *, speech_s: float = COURSE_SPEECH_S) -> pd.DataFrame:
     """Expected time of each notebook (rows ``00``-``10``) in each tier (columns) on ``on``."""
     import pandas as pd
 
-    return pd.DataFrame({name: {f"{n:02d}": say_minutes(expected_minutes(n, tier, on,
+    return pd.DataFrame({name: {f"{n:02d}": say_minutes(expected_minutes(n, TIERS[name], on,
                                                                         speech_s=speech_s))
                                 for n in QUICK_CPU_MINUTES}
-                         for name, tier in ((n, TIERS[n]) for n in COURSE_TIERS)}
-                        ).rename_axis("notebook")
+                         for name in COURSE_TIERS}).rename_axis("notebook")

@@ -3,6 +3,7 @@ training, and gives an answer of the right kind (the notebooks' exercises name t
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -47,11 +48,8 @@ def test_every_exercise_in_the_notebooks_has_a_solution():
 @pytest.mark.parametrize("notebook,number", SOLVED)
 def test_each_solution_runs_and_answers(course, notebook, number, tmp_path, capsys):
     function = solutions.solution(notebook, number)
-    kwargs = {}
-    parameters = function.__code__.co_varnames[:function.__code__.co_argcount +
-                                                function.__code__.co_kwonlyargcount]
-    if function.__code__.co_flags & 0x08:  # **changes: the short training
-        kwargs.update(SHORT)
+    parameters = inspect.signature(function).parameters
+    kwargs = dict(SHORT) if "changes" in parameters else {}  # **changes: the short training
     if "utterances" in parameters:
         kwargs["utterances"] = 120
     if "weights" in parameters:  # stand-in ImageNet weights: random, in torchvision's format
