@@ -18,6 +18,7 @@ SIGKILL, so a crash never leaves a fold locked.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -44,8 +45,28 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     try:
         yield tmp
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        # A full disk surfaces as ENOSPC from Python, but as a RuntimeError from torch.save
+        # ("unexpected pos ..."): both become one line that says what to do.
+        tmp.unlink(missing_ok=True)
+        if getattr(e, "errno", None) == errno.ENOSPC or _nearly_full(path.parent):
+            raise SerlibError(f"{path}: could not be written, the disk is full "
+                              f"({size_text(shutil.disk_usage(path.parent).free)} free); "
+                              "free some space and run the same step again") from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: Below this much free space a failed write is put down to a full disk.
+NEARLY_FULL_BYTES = 64 * 2**20
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def size_text(nbytes: float) -> str:

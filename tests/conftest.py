@@ -101,6 +101,15 @@ def pytest_configure(config) -> None:
         os.environ.setdefault("SERLIB_SETTINGS", "check")
 
 
+def pytest_report_header(config) -> str:
+    """The free space where this run writes: a full disk fails in odd places (torch.save's
+    "unexpected pos"), and the header says so before anything else does."""
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    return (f"serlib: course folder {os.environ.get('SERLIB_DATA')}, "
+            f"{free / 1e9:.1f} GB free in {tempfile.gettempdir()} "
+            "(a full run needs about 10 GB at its peak)")
+
+
 @pytest.fixture(autouse=True)
 def _no_tier_override(monkeypatch):
     """The tests under tests/ see no tier override (only nbval's kernels get one)."""
