@@ -85,19 +85,17 @@ def data_dir() -> Path:
 
 
 def _fold_key(store: FeatureStore, config: TrainConfig) -> str:
-    """A short hash of what decides a fold's training: the settings (not how fast they run),
-    the segments' features and counts, the classes and the speakers. Without stability
+    """A short hash of the fold's run identity (:func:`serlib.runs.run_identity`: the code,
+    the store's contents, the settings but not how fast they run). Without stability
     training the noisy copies are not read, so a store with them gives the same fold."""
-    from .config import EXECUTION_ONLY
+    from .runs import run_identity
 
-    features = store.config.to_dict()
+    identity = run_identity(store, "5fold", config)
     if not config.stability:
-        features = {k: v for k, v in features.items() if k not in ("noise", "mixnoise")}
-    key = {"train": {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY},
-           "features": features, "classes": list(store.classes),
-           "segments": {s: int(store[s].num_segs.sum()) for s in sorted(store)},
-           "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset")}
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        identity["feature_config"] = {k: v for k, v in identity["feature_config"].items()
+                                      if k not in ("noise", "mixnoise")}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()
+                          ).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SerlibError
 from .metrics import Evaluation, evaluate_utterances
-from .runs import DamagedFold, fold_path, prepare_out, read_fold, write_fold
+from .runs import DamagedFold, fold_path, prepare_out, read_fold, run_identity, write_fold
 from .store import FeatureStore
 
 #: Feature parameters that do not change a clean segment (the noisy copies, their seed, and
@@ -97,7 +96,7 @@ def run_evaluate(checkpoints: list[str | os.PathLike], store: FeatureStore,
     """Evaluate each checkpoint on ``store`` and write ``serlib cv``-style fold files into
     ``out`` (one per checkpoint; a checkpoint ``fold-r0-1M.pth`` keeps its fold name and
     repeat); returns their paths. Finished ones are skipped, as in ``serlib cv``."""
-    from .config import EXECUTION_ONLY, TrainConfig
+    from .config import TrainConfig
     from .cv import run_label
     from .train import load_checkpoint
 
@@ -105,11 +104,7 @@ def run_evaluate(checkpoints: list[str | os.PathLike], store: FeatureStore,
     files = checkpoint_files(checkpoints)
     first = load_checkpoint(files[0])
     config = TrainConfig.from_dict(first["config"])
-    train = {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY}
-    identity = {"protocol": "cross-corpus", "loso_val": False, "train_config": train,
-                "feature_config": store.config.to_dict(), "classes": list(store.classes),
-                "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset"),
-                "num_segments": store.meta["shape"][0]}
+    identity = run_identity(store, "cross-corpus", config)
     keys = []
     for path in files:
         m = FOLD_FILE.match(path.stem)

@@ -49,9 +49,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import BASELINES, EXECUTION_ONLY, TrainConfig
+from .config import BASELINES, TrainConfig
 from .errors import SerlibError
-from .runs import DamagedFold, fold_lock, fold_path, prepare_out, read_fold, write_fold
+from .runs import (
+    DamagedFold,
+    fold_lock,
+    fold_path,
+    prepare_out,
+    read_fold,
+    run_identity,
+    write_fold,
+)
 
 if TYPE_CHECKING:
     from .store import FeatureStore
@@ -250,17 +258,6 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
             for name, (_, test, val) in zip(names, base, strict=True)]
 
 
-def _run_identity(store: FeatureStore, protocol: str, config: TrainConfig,
-                  loso_val: bool) -> dict:
-    """What must match for results to be mixed in one folder (not the fold selection, nor
-    how the work is executed: :data:`~serlib.config.EXECUTION_ONLY`)."""
-    train = {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY}
-    return {"protocol": protocol, "loso_val": loso_val, "train_config": train,
-            "feature_config": store.config.to_dict(), "classes": list(store.classes),
-            "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset"),
-            "num_segments": store.meta["shape"][0]}
-
-
 def run_label(config: TrainConfig) -> str:
     """A short name for a run: the model and its enhancements, e.g. ``alexnet+stability``."""
     extras = [name for name in ("mixup", "oversampling", "stability", "specaugment")
@@ -305,7 +302,7 @@ def plan_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | 
     folder of another configuration is started afresh)."""
     plan = _select(_folds_of(store, protocol, config, repeats=repeats, loso_val=loso_val,
                              log=log), folds, protocol)
-    prepare_out(Path(out), _run_identity(store, protocol, config, loso_val),
+    prepare_out(Path(out), run_identity(store, protocol, config, loso_val),
                 label or run_label(config), list(store), planned=[f.key for f in plan],
                 overwrite=overwrite)
     return plan
@@ -320,7 +317,7 @@ def plan_fold(store: FeatureStore, protocol: str, config: TrainConfig, out: str 
     fold = next((f for f in folds if f.key == key), None)
     if fold is None:
         raise SerlibError(f"{store.path}: no fold {key} in protocol {protocol}")
-    prepare_out(Path(out), _run_identity(store, protocol, config, loso_val),
+    prepare_out(Path(out), run_identity(store, protocol, config, loso_val),
                 label or run_label(config), list(store), planned=[key])
     return fold
 
@@ -386,7 +383,7 @@ def save_fold(result: FoldResult, store: FeatureStore, out: str | os.PathLike, *
         raise SerlibError(f"test {','.join(result.test_ids)} with validation "
                           f"{','.join(result.val_ids) or 'none'} is not a fold of {protocol}; "
                           f"its folds: {', '.join(f.name for f in folds)}")
-    prepare_out(Path(out), _run_identity(store, protocol, config, False),
+    prepare_out(Path(out), run_identity(store, protocol, config, False),
                 label or run_label(config), list(store), planned=[fold.key])
     return _write_fold(Path(out), fold, store, config, summary(result))
 

@@ -172,10 +172,26 @@ def clear_run(out: Path) -> None:
             p.unlink()
 
 
+def run_identity(store, protocol: str, config: TrainConfig, loso_val: bool = False) -> dict:
+    """What must match for results to be mixed in one run folder: the code (serlib's
+    version), the store's contents (:attr:`~serlib.store.FeatureStore.fingerprint`) and
+    extraction settings, the protocol and the training settings (not the fold selection, nor
+    how the work is executed: :data:`~serlib.config.EXECUTION_ONLY`). Resuming after a
+    restart finds the same identity; a run of other code or on another store does not."""
+    from . import __version__
+
+    train = {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY}
+    return {"serlib": __version__, "store": store.fingerprint, "protocol": protocol,
+            "loso_val": loso_val, "train_config": train,
+            "feature_config": store.config.to_dict(), "classes": list(store.classes),
+            "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset"),
+            "num_segments": store.meta["shape"][0]}
+
+
 def with_new_defaults(identity: dict) -> dict:
     """A recorded identity with the training options added since it was written (the
-    batch transforms' options, say) at their defaults, so that a folder written by an
-    older version still resumes."""
+    batch transforms' options, say) at their defaults, so that a folder written by a
+    development checkout of the same version still resumes."""
     if "train_config" not in identity:
         return identity
     defaults = {k: v for k, v in asdict(TrainConfig()).items() if k not in EXECUTION_ONLY}
@@ -205,9 +221,12 @@ def prepare_out(out: str | os.PathLike, identity: dict, label: str,
             old = recorded["identity"]
             if with_new_defaults(old) != identity:
                 diff = sorted(k for k in identity if old.get(k) != identity[k])
+                code = (f"; its results come from serlib {old.get('serlib', 'before 0.1.0')}, "
+                        f"this is {identity['serlib']}") if "serlib" in diff else ""
                 raise SerlibError(f"{out} holds cross-validation results of another "
-                                  f"configuration (differs in: {', '.join(diff) or 'format'}); "
-                                  "use another --out, or add --overwrite to start it afresh")
+                                  f"configuration (differs in: {', '.join(diff) or 'format'}"
+                                  f"{code}); use another --out, or add --overwrite to start "
+                                  "it afresh")
             known = recorded.get("folds", [])
             if set(planned or []) <= set(known):
                 return

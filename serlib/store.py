@@ -25,6 +25,8 @@ that loads.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import re
@@ -141,6 +143,24 @@ class FeatureStore(Mapping[str, SpeakerFeatures]):
         table["total"] = table.sum(axis=1)
         table.index.name, table.columns.name = "speaker", "class"
         return table
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A short hash of what the store holds: its speakers, utterances, labels, segment
+        counts and a sample of the clean segments' values (not its extraction settings,
+        which a run records apart, nor its path). Two extractions of the same audio with
+        the same code give the same fingerprint; another corpus, another selection of
+        utterances or features computed by other code give another. Reading the sample
+        costs a few MB, whatever the store's size (a store on Google Drive included)."""
+        digest = hashlib.sha256(json.dumps(
+            {"classes": list(self.classes), "speakers": self.meta["speakers"],
+             "shape": self.meta["shape"]}, sort_keys=True).encode())
+        for name in ("utt_ids", "utt_labels", "num_segs", "seg_labels"):
+            digest.update(np.ascontiguousarray(self._arrays[name]).tobytes())
+        segments = self._arrays["segments"]
+        for i in sorted({0, len(segments) // 2, len(segments) - 1} - {-1}):
+            digest.update(np.ascontiguousarray(segments[i]).tobytes())
+        return digest.hexdigest()[:16]
 
     def __repr__(self) -> str:
         shape = self.meta["shape"]

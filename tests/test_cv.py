@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -61,10 +62,11 @@ def test_folds_of_a_store_missing_speakers():
 class FakeStore(dict):
     """Enough of a FeatureStore for the runner: speakers, classes, config, meta."""
 
-    def __init__(self):
+    def __init__(self, fingerprint: str = "0123456789abcdef"):
         super().__init__({s: None for s in TEN})
         from serlib.config import FeatureConfig
 
+        self.fingerprint = fingerprint
         self.classes = ("anger", "sadness", "happiness", "neutral")
         self.config = FeatureConfig()
         self.meta = {"corpus": "iemocap", "preset": "improvised-4", "shape": [100, 1, 200, 300]}
@@ -126,6 +128,30 @@ def test_a_folder_of_another_configuration_is_refused(tmp_path, monkeypatch):
     with pytest.raises(SerlibError, match="--folds 9Z"):
         run_cv(FakeStore(), "5fold", TrainConfig(num_epochs=1), tmp_path, folds=["9Z"],
                log=lambda _: None)
+
+
+def test_a_folder_of_other_code_or_another_store_is_refused(tmp_path, monkeypatch):
+    """A run's identity holds serlib's version and the store's fingerprint: results of other
+    code, or of another extraction, are never mixed in by a resume."""
+    import serlib
+    import serlib.train as train
+
+    calls = []
+    monkeypatch.setattr(train, "train_fold", fake_train_fold(calls))
+    config = TrainConfig(num_epochs=1)
+    run_cv(FakeStore(), "5fold", config, tmp_path, folds=["1M"], log=lambda _: None)
+    with pytest.raises(SerlibError, match=r"differs in: store\)"):
+        run_cv(FakeStore("fedcba9876543210"), "5fold", config, tmp_path, log=lambda _: None)
+    before = serlib.__version__
+    monkeypatch.setattr(serlib, "__version__", "9.9.9")
+    with pytest.raises(SerlibError, match=rf"differs in: serlib; its results come from serlib "
+                                          rf"{re.escape(before)}, this is 9\.9\.9\)"):
+        run_cv(FakeStore(), "5fold", config, tmp_path, log=lambda _: None)
+    assert len(calls) == 1
+    # --overwrite starts it afresh under the new version.
+    run_cv(FakeStore(), "5fold", config, tmp_path, overwrite=True, log=lambda _: None)
+    assert len(calls) == 6
+    assert json.loads((tmp_path / "cv.json").read_text())["identity"]["serlib"] == "9.9.9"
 
 
 def made_up_run(folder, label, model, scores, num_params=1000):

@@ -149,6 +149,22 @@ def test_short_utterance_is_padded_with_the_floor(stores):
     assert np.all(seg[:, :, frames:] == -80.0) and seg[:, :, :frames].max() == 0.0
 
 
+def test_the_fingerprint_tells_stores_apart(stores, corpus, tmp_path):
+    """Other features, or another selection of utterances, give another fingerprint; the
+    same store, memory-mapped or read whole, the same one."""
+    prints = {f: s.fingerprint for f, s in stores.items()}
+    assert len(set(prints.values())) == len(prints)
+    store = stores["logspec"]
+    assert load_features(store.path, mmap=False).fingerprint == prints["logspec"]
+    fewer = tmp_path / "fewer"
+    shutil.copytree(corpus, fewer)
+    next((fewer / "wav").iterdir()).unlink()
+    smaller = load_features(extract_features(
+        index_emodb(fewer, progress=False), store.config, tmp_path / "s", jobs=1,
+        progress=False))
+    assert smaller.fingerprint != prints["logspec"]
+
+
 def test_store_round_trips_without_pickle(stores):
     store = stores["logmeldeltaspec"]
     for f in store.path.glob("*.npy"):
@@ -177,11 +193,14 @@ def test_noisy_copies_align_and_repeat(corpus, tmp_path):
         assert np.array_equal(noisy, again.noisy[spk])  # seeded; parallel == sequential
         assert np.array_equal(clean, again[spk].segments)
         assert not np.array_equal(noisy[0], clean)
+    assert store.fingerprint == again.fingerprint  # what a resumed run checks
     # With mild noise, the loudness contour (max over frequency per frame) of each copy
     # correlates best with its own clean segment: the twins are aligned one to one.
     mild = FeatureConfig(segment_size=SEG, mixnoise=2,
                          noise=NoiseConfig("white", (30, 30), "none"))
     store = load_features(extract_features(index, mild, tmp_path / "m", jobs=1, progress=False))
+    # The noisy copies are not part of the fingerprint: the clean segments are the same.
+    assert store.fingerprint == again.fingerprint
     for spk in store:
         clean = np.asarray(store[spk].segments, float).max(axis=2)[:, 0]  # (N, T)
         for k in range(2):

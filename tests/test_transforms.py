@@ -123,17 +123,17 @@ def test_evaluation_is_never_masked(store, monkeypatch):
 
 
 def test_a_folder_of_an_older_version_still_resumes(store, tmp_path):
-    """Folders written before the SpecAugment options existed resume: their identity lacks
-    those options, which are at their defaults."""
-    from serlib.cv import _run_identity
+    """Folders written by the same version before the SpecAugment options existed resume:
+    their identity lacks those options, which are at their defaults."""
+    from serlib.runs import run_identity
 
-    identity = _run_identity(store, "5fold", TrainConfig(), False)
+    identity = run_identity(store, "5fold", TrainConfig(), False)
     old = json.loads(json.dumps(identity))
     for key in [k for k in old["train_config"] if k.startswith("specaugment")]:
         del old["train_config"][key]
     (tmp_path / "cv.json").write_text(json.dumps({"label": "x", "identity": old}))
     prepare_out(tmp_path, identity, "x")  # no error
-    changed = _run_identity(store, "5fold", TrainConfig(specaugment=True), False)
+    changed = run_identity(store, "5fold", TrainConfig(specaugment=True), False)
     with pytest.raises(SerlibError, match="differs in: train_config"):
         prepare_out(tmp_path, changed, "x")
     assert "fused" in EXECUTION_ONLY and "fused" not in identity["train_config"]
