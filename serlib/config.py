@@ -303,6 +303,10 @@ class TrainConfig:
 #: others).
 EXECUTION_ONLY = ("resident", "compile", "fused", "tensorboard")
 
+#: TrainConfig switches that name a run after its model (``alexnet+mixup``): a run folder's
+#: name says which of them are on, and nothing else of its settings.
+ENHANCEMENTS = ("mixup", "oversampling", "stability", "specaugment")
+
 #: The quick settings, shared by the demo and every notebook on a CPU, chosen by measurement
 #: (benchmarks/recipe.py; README, "The quick recipe") to learn on every fold of synthetic
 #: corpora of several seeds and sizes in about a minute of a 2-core CPU per 5-fold run:

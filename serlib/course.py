@@ -293,9 +293,21 @@ class Course:
         """Keep a fold trained in a notebook as the same fold of the 5-fold
         cross-validation in ``work/cv/<run label>`` (:func:`serlib.cv.save_fold`), so that
         notebooks 7 and 9 do not train it again. Prints where, and returns the folder; or
-        prints why not and returns ``None`` (another fold, another configuration)."""
+        prints why not and returns ``None`` (another fold; settings other than the tier's,
+        which would later block the tier's cross-validation of that run label)."""
+        from .config import ENHANCEMENTS, EXECUTION_ONLY
         from .cv import run_label, save_fold
 
+        tier = self.tier_in_force
+        ours, theirs = asdict(result.config), asdict(tier.config)
+        changed = [k for k in ours if k not in (*ENHANCEMENTS, *EXECUTION_ONLY, "ser_model")
+                   and ours[k] != theirs[k]]
+        if changed:
+            print("not kept for cross-validation: trained with "
+                  + ", ".join(f"{k}={ours[k]!r}" for k in changed) + f", where the {tier.name} "
+                  f"tier has {', '.join(f'{k}={theirs[k]!r}' for k in changed)}; the "
+                  "cross-validations of notebooks 7 and 9 use the tier's settings")
+            return None
         out = self.work / "cv" / run_label(result.config)
         try:
             path = save_fold(result, store, out)

@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import BASELINES, TrainConfig
+from .config import BASELINES, ENHANCEMENTS, TrainConfig
 from .errors import SerlibError
 from .runs import (
     DamagedFold,
@@ -260,8 +260,7 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
 
 def run_label(config: TrainConfig) -> str:
     """A short name for a run: the model and its enhancements, e.g. ``alexnet+stability``."""
-    extras = [name for name in ("mixup", "oversampling", "stability", "specaugment")
-              if getattr(config, name)]
+    extras = [name for name in ENHANCEMENTS if getattr(config, name)]
     return "+".join([config.ser_model, *extras])
 
 

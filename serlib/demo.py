@@ -15,7 +15,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .config import BASELINES, EXECUTION_ONLY, QUICK, THESIS, FeatureConfig, TrainConfig
+from .config import (
+    BASELINES,
+    ENHANCEMENTS,
+    EXECUTION_ONLY,
+    QUICK,
+    THESIS,
+    FeatureConfig,
+    TrainConfig,
+)
 from .corpora import CORPORA, CorpusIndex, corpus_from_environment, index_corpus, synthesize
 from .files import claim_folder
 
@@ -59,7 +67,7 @@ def run_name(train: TrainConfig) -> str:
     base = FULL if full else QUICK
     changed = [f"{k}{v}" for k, v in asdict(train).items()
                if k not in EXECUTION_ONLY and k != "ser_model" and getattr(base, k) != v
-               and k not in ("mixup", "oversampling", "stability", "specaugment")]
+               and k not in ENHANCEMENTS]
     return "-".join([run_label(train), *(["thesis"] if full else []), *changed])
 
 

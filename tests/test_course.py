@@ -25,6 +25,15 @@ TINY = TrainConfig(ser_model="alexnet_gap", num_epochs=1, batch_size=16, image_s
 
 
 @pytest.fixture
+def tiny_tier(monkeypatch):
+    """The quick tier (what a course without a GPU uses) with TINY's settings."""
+    from dataclasses import replace
+
+    monkeypatch.setitem(serlib.tiers.TIERS, "quick",
+                        replace(serlib.tiers.TIERS["quick"], config=TINY))
+
+
+@pytest.fixture
 def data(tmp_path, monkeypatch):
     from serlib.corpora import ENV_VARS
 
@@ -218,7 +227,7 @@ def test_course_figures_have_titles_and_axis_labels(fold):
         assert isinstance(fig, Figure) and _labelled(fig), fig
 
 
-def test_a_notebooks_fold_is_kept_for_the_cross_validation(fold, tmp_path, capsys):
+def test_a_notebooks_fold_is_kept_for_the_cross_validation(fold, tmp_path, capsys, tiny_tier):
     from dataclasses import replace
 
     store, _, result, _ = fold
@@ -233,9 +242,17 @@ def test_a_notebooks_fold_is_kept_for_the_cross_validation(fold, tmp_path, capsy
     assert course.keep_fold(swapped, store) is None
     assert "not kept for cross-validation: test 1F with validation 1M is not a fold of 5fold" \
         in capsys.readouterr().out
+    # A learner's changed setting (an exercise) is not kept: it would block the tier's
+    # cross-validation of alexnet_gap+mixup in notebook 9 ("another configuration").
+    changed = replace(result, config=replace(TINY, mixup=True, num_epochs=3))
+    assert course.keep_fold(changed, store) is None
+    assert capsys.readouterr().out == (
+        "not kept for cross-validation: trained with num_epochs=3, where the quick tier has "
+        "num_epochs=1; the cross-validations of notebooks 7 and 9 use the tier's settings\n")
+    assert not (out.parent / "alexnet_gap+mixup").exists()
 
 
-def test_a_fold_is_trained_once_and_read_back_by_later_notebooks(data, capsys):
+def test_a_fold_is_trained_once_and_read_back_by_later_notebooks(data, capsys, tiny_tier):
     from dataclasses import replace
 
     import torch
