@@ -19,7 +19,15 @@ from ..errors import CorpusLayoutError, SerlibError
 from .labels import EMODB_CODES, PRESETS, LabelPreset, get_preset
 from .spec import CorpusSpec
 from .synth import EMODB_LAYOUT
-from .table import CorpusIndex, Problem, list_dir, make_table, other_audio_problem, probe_rows
+from .table import (
+    CorpusIndex,
+    Problem,
+    is_litter,
+    list_dir,
+    make_table,
+    other_audio_problem,
+    probe_rows,
+)
 
 FILE_NAME = re.compile(r"^(?P<spk>\d{2})(?P<text>[a-z]\d{2})(?P<emo>[A-Z])(?P<ver>[a-z])\.wav$")
 
@@ -71,9 +79,10 @@ def index_emodb(root: str | Path, preset: str | LabelPreset | None = None, *,
     problems: list[Problem] = []
     rows, excluded = [], 0
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.name.lower().endswith(".wav"):
-            if not path.name.startswith(".") and other_audio_problem(path, "emoDB"):
-                problems.append(other_audio_problem(path, "emoDB"))
+        if is_litter(path) or not path.name.lower().endswith(".wav"):
+            problem = None if is_litter(path) else other_audio_problem(path, "emoDB")
+            if problem:
+                problems.append(problem)
             continue
         m = FILE_NAME.match(path.name)
         if m is None:

@@ -19,7 +19,7 @@ from ..errors import CorpusLayoutError
 from .labels import IEMOCAP_CODES, PRESETS, LabelPreset, get_preset
 from .spec import CorpusSpec
 from .synth import IEMOCAP_LAYOUT
-from .table import CorpusIndex, Problem, list_dir, make_table, probe_rows
+from .table import CorpusIndex, Problem, is_litter, list_dir, make_table, probe_rows
 
 SUMMARY_LINE = re.compile(
     r"^\[\s*(?P<start>[\d.]+)\s*-\s*(?P<end>[\d.]+)\s*\]\s+(?P<utt>\S+)\s+(?P<emo>[a-z]{3})\s+"
@@ -69,7 +69,7 @@ def find_label_files(root: Path) -> list[Path]:
         raise CorpusLayoutError("IEMOCAP", root, EXPECTED, found)
     files = [f for s in sessions
              for f in sorted((s / "dialog" / "EmoEvaluation").glob("*.txt"))
-             if f.is_file() and not f.name.startswith(".")]
+             if f.is_file() and not is_litter(f)]
     if not files:
         raise CorpusLayoutError("IEMOCAP", root, EXPECTED,
                                 f"{', '.join(s.name for s in sessions)} without label files in "

@@ -80,7 +80,7 @@ class SynthConfig:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
     """One wav to render: where, whose voice (a key of the layout's speakers), which emotion
     (a name of :data:`~serlib.corpora.voice.EMOTIONS` or a profile), its random seed, and
     its length (``duration_s``, or ``num_syllables`` with ``content_seed`` for a fixed
@@ -96,9 +96,6 @@ class _Job:
     channel: Channel = Channel()
 
 
-Job = _Job
-
-
 @dataclass(frozen=True)
 class SynthLayout:
     """How a synthetic corpus of one layout is written (a corpus's ``SPEC.synth``).
@@ -111,7 +108,7 @@ class SynthLayout:
     """
 
     speakers: Callable[[SynthConfig], list[tuple[str, str]]]
-    plan: Callable[[Path, SynthConfig, np.random.Generator], list[_Job]]
+    plan: Callable[[Path, SynthConfig, np.random.Generator], list[Job]]
     sample_rate: int = SAMPLE_RATE
     max_utterances: int | None = None
 
@@ -213,7 +210,7 @@ def _write_marker(out: Path, config: SynthConfig, *, complete: bool) -> None:
     os.replace(tmp, out / MARKER)
 
 
-def _render_job(job: _Job, voice, sample_rate: int) -> None:
+def _render_job(job: Job, voice, sample_rate: int) -> None:
     audio = render(voice, job.emotion, np.random.default_rng(job.seed),
                    duration_s=job.duration_s, num_syllables=job.num_syllables,
                    content_seed=job.content_seed, channel=job.channel, sr=sample_rate)
@@ -225,7 +222,7 @@ def _render_job(job: _Job, voice, sample_rate: int) -> None:
     os.replace(tmp, path)
 
 
-def _plan_iemocap(out: Path, config: SynthConfig, rng: np.random.Generator) -> list[_Job]:
+def _plan_iemocap(out: Path, config: SynthConfig, rng: np.random.Generator) -> list[Job]:
     """Assign turns to dialogs and speakers, write the label files, return the audio jobs."""
     n_impro = round(config.utterances * sum(IEMOCAP_IMPRO.values()) /
                     (sum(IEMOCAP_IMPRO.values()) + sum(IEMOCAP_SCRIPT.values())))
@@ -255,8 +252,8 @@ def _plan_iemocap(out: Path, config: SynthConfig, rng: np.random.Generator) -> l
                                        "vad": np.round(vad * 3) / 3})
         path = out / f"Session{session}" / "sentences" / "wav" / dialog / f"{utt_id}.wav"
         speaker = f"{session}{gender}"
-        jobs.append(_Job(str(path), speaker, IEMOCAP_VOICE[code], (config.seed, i),
-                         duration_s=duration, channel=_vary(channels[speaker], config.seed, i)))
+        jobs.append(Job(str(path), speaker, IEMOCAP_VOICE[code], (config.seed, i),
+                        duration_s=duration, channel=vary(channels[speaker], config.seed, i)))
     for (session, dialog), items in turns.items():
         _write_iemocap_labels(out / f"Session{session}" / "dialog" / "EmoEvaluation", dialog,
                               items, rng)
@@ -285,7 +282,7 @@ def _session_channels(jitter: dict[int, float],
     return channels
 
 
-def _vary(channel: Channel, seed: int, i: int) -> Channel:
+def vary(channel: Channel, seed: int, i: int) -> Channel:
     """The channel of utterance ``i``: the speaker's, with a little spread in level and floor
     (people move, doors close)."""
     rng = np.random.default_rng([seed, 2025, i])
@@ -314,7 +311,7 @@ def _write_iemocap_labels(folder: Path, dialog: str, items: list[dict],
     (folder / "Categorical" / f"{dialog}_e1_cat.txt").write_text("\n".join(cat_lines) + "\n")
 
 
-def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> list[_Job]:
+def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> list[Job]:
     """Choose speaker, text, emotion and version per file; emoDB has no label files."""
     from .emodb import SPEAKER_IDS
 
@@ -339,16 +336,14 @@ def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> lis
         version = "abcdefghijklmnopqrstuvwxyz"[seen[native, text, letter] % 26]
         seen[native, text, letter] += 1
         name = f"{native}{text}{letter}{version}.wav"
-        jobs.append(_Job(str(out / "wav" / name), SPEAKER_IDS[native], EMODB_CODES[letter],
-                         (config.seed, i), num_syllables=text_syllables[text],
-                         content_seed=config.seed * 1000 + EMODB_TEXTS.index(text),
-                         channel=_vary(studio[SPEAKER_IDS[native]], config.seed, i)))
+        jobs.append(Job(str(out / "wav" / name), SPEAKER_IDS[native], EMODB_CODES[letter],
+                        (config.seed, i), num_syllables=text_syllables[text],
+                        content_seed=config.seed * 1000 + EMODB_TEXTS.index(text),
+                        channel=vary(studio[SPEAKER_IDS[native]], config.seed, i)))
     # More than 26 versions of one (speaker, text, emotion) would repeat a name: keep the first.
     unique = {j.path: j for j in reversed(jobs)}
     return [j for j in jobs if unique[j.path] is j]
 
-
-vary = _vary
 
 #: IEMOCAP's layout: 10 speakers ``1F`` .. ``5M``, the voices drawn in that order.
 IEMOCAP_LAYOUT = SynthLayout(lambda config: [(spk, spk[-1]) for spk in _speakers("iemocap")],
