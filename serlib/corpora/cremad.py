@@ -25,15 +25,7 @@ from ..errors import CorpusLayoutError, SerlibError
 from .labels import FOUR, LabelPreset, get_preset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
-from .table import (
-    CorpusIndex,
-    Problem,
-    is_litter,
-    list_dir,
-    make_table,
-    other_audio_problem,
-    probe_rows,
-)
+from .table import CorpusIndex, list_dir, make_table, scan
 
 FILE_NAME = re.compile(r"^(?P<actor>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emo>[A-Z]{3})"
                        r"_(?P<level>[A-Z]{2})\.wav$")
@@ -100,34 +92,21 @@ def index_cremad(root: str | Path, preset: str | LabelPreset | None = None, *,
     demographics = next((p for p in (root / DEMOGRAPHICS, folder.parent / DEMOGRAPHICS)
                          if p.is_file()), None)
     genders = read_demographics(demographics) if demographics else {}
-    problems: list[Problem] = []
-    rows, excluded = [], 0
-    for path in sorted(folder.iterdir()):
-        if is_litter(path) or not path.name.lower().endswith(".wav"):
-            if not is_litter(path) and other_audio_problem(path, "CREMA-D"):
-                problems.append(other_audio_problem(path, "CREMA-D"))
-            continue
+
+    def parse(path: Path) -> dict | str:
         m = FILE_NAME.match(path.name)
         if m is None:
-            problems.append(Problem(str(path), "name does not follow CREMA-D's pattern "
-                                               "(actor, sentence, emotion, level: "
-                                               "1001_DFA_ANG_XX.wav)"))
-            continue
+            return "name does not follow CREMA-D's pattern (actor, sentence, emotion, level: " \
+                   "1001_DFA_ANG_XX.wav)"
         if m["emo"] not in CODES:
-            problems.append(Problem(str(path), f"unknown emotion {m['emo']!r}"))
-            continue
+            return f"unknown emotion {m['emo']!r}"
         if m["level"] not in LEVELS:
-            problems.append(Problem(str(path), f"unknown level {m['level']!r}"))
-            continue
-        label_id = preset.label_id(m["emo"])
-        if label_id is None:
-            excluded += 1
-            continue
-        rows.append({"utt_id": path.stem, "path": str(path), "speaker": m["actor"],
-                     "session": None, "gender": genders.get(m["actor"], "U"),
-                     "emotion": m["emo"], "label": preset.classes[label_id],
-                     "label_id": label_id, "sentence": m["sentence"], "level": m["level"]})
-    rows = list(probe_rows(rows, problems, desc="CREMA-D", progress=progress))
+            return f"unknown level {m['level']!r}"
+        return {"speaker": m["actor"], "session": None, "gender": genders.get(m["actor"], "U"),
+                "emotion": m["emo"], "sentence": m["sentence"], "level": m["level"]}
+
+    rows, problems, excluded = scan("CREMA-D", sorted(folder.iterdir()), parse, preset,
+                                    progress=progress)
     return CorpusIndex("cremad", root, preset, make_table(rows, EXTRA_COLUMNS), problems,
                        excluded)
 

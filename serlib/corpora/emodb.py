@@ -19,15 +19,7 @@ from ..errors import CorpusLayoutError, SerlibError
 from .labels import EMODB_CODES, PRESETS, LabelPreset, get_preset
 from .spec import CorpusSpec
 from .synth import EMODB_LAYOUT
-from .table import (
-    CorpusIndex,
-    Problem,
-    is_litter,
-    list_dir,
-    make_table,
-    other_audio_problem,
-    probe_rows,
-)
+from .table import CorpusIndex, list_dir, make_table, scan
 
 FILE_NAME = re.compile(r"^(?P<spk>\d{2})(?P<text>[a-z]\d{2})(?P<emo>[A-Z])(?P<ver>[a-z])\.wav$")
 
@@ -76,39 +68,26 @@ def index_emodb(root: str | Path, preset: str | LabelPreset | None = None, *,
     native_ids = speaker_ids == "native"
     preset = get_preset("emodb", preset)
     folder = wav_folder(root)
-    problems: list[Problem] = []
-    rows, excluded = [], 0
-    for path in sorted(folder.iterdir()):
-        if is_litter(path) or not path.name.lower().endswith(".wav"):
-            problem = None if is_litter(path) else other_audio_problem(path, "emoDB")
-            if problem:
-                problems.append(problem)
-            continue
+
+    def parse(path: Path) -> dict | str:
         m = FILE_NAME.match(path.name)
         if m is None:
-            problems.append(Problem(str(path), "name does not follow emoDB's pattern "
-                                               "(speaker, text, emotion, version: 03a01Fa.wav)"))
-            continue
+            return "name does not follow emoDB's pattern (speaker, text, emotion, version: " \
+                   "03a01Fa.wav)"
         speaker = SPEAKER_IDS.get(m["spk"])
         if speaker is None:
-            problems.append(Problem(str(path), f"unknown emoDB speaker {m['spk']!r}"))
-            continue
+            return f"unknown emoDB speaker {m['spk']!r}"
         if m["emo"] not in preset.mapping and m["emo"] not in "WLEAFTN":
-            problems.append(Problem(str(path), f"unknown emotion letter {m['emo']!r}"))
-            continue
-        label_id = preset.label_id(m["emo"])
-        if label_id is None:
-            excluded += 1
-            continue
+            return f"unknown emotion letter {m['emo']!r}"
         if native_ids:
             speaker, session, gender = m["spk"], None, GENDERS[m["spk"]]
         else:
             session, gender = int(speaker[0]), speaker[1]
-        rows.append({"utt_id": path.stem, "path": str(path), "speaker": speaker,
-                     "session": session, "gender": gender, "emotion": m["emo"],
-                     "label": preset.classes[label_id], "label_id": label_id,
-                     "native_speaker": m["spk"], "text": m["text"], "version": m["ver"]})
-    rows = list(probe_rows(rows, problems, desc="emoDB", progress=progress))
+        return {"speaker": speaker, "session": session, "gender": gender, "emotion": m["emo"],
+                "native_speaker": m["spk"], "text": m["text"], "version": m["ver"]}
+
+    rows, problems, excluded = scan("emoDB", sorted(folder.iterdir()), parse, preset,
+                                    progress=progress)
     return CorpusIndex("emodb", root, preset, make_table(rows, EXTRA_COLUMNS), problems, excluded)
 
 

@@ -26,19 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorpusLayoutError
 from .labels import FOUR, LabelPreset, get_preset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
-from .table import (
-    CorpusIndex,
-    Problem,
-    is_litter,
-    list_dir,
-    make_table,
-    other_audio_problem,
-    probe_rows,
-)
+from .table import CorpusIndex, make_table, named_folders, scan
 
 FILE_NAME = re.compile(r"^(?P<modality>\d{2})-(?P<channel>\d{2})-(?P<emo>\d{2})"
                        r"-(?P<intensity>\d{2})-(?P<statement>\d{2})-(?P<repetition>\d{2})-(?P<actor>\d{2})\.wav$")
@@ -63,17 +54,7 @@ EXTRA_COLUMNS = ["intensity", "statement", "repetition"]
 
 def actor_folders(root: Path) -> list[Path]:
     """The ``Actor_NN`` folders of ``root``; :class:`CorpusLayoutError` when there are none."""
-    root = Path(root)
-    actors = sorted(p for p in root.iterdir() if p.is_dir() and ACTOR_DIR.match(p.name)) \
-        if root.is_dir() else []
-    if actors:
-        return actors
-    found = list_dir(root)
-    nested = [p.name for p in root.iterdir() if p.is_dir() and any(
-        ACTOR_DIR.match(q.name) for q in p.iterdir())] if root.is_dir() else []
-    if nested:
-        found += f" (did you mean its {nested[0]}/ sub-folder?)"
-    raise CorpusLayoutError("RAVDESS", root, EXPECTED, found)
+    return named_folders(root, ACTOR_DIR, "RAVDESS", EXPECTED)
 
 
 def index_ravdess(root: str | Path, preset: str | LabelPreset | None = None, *,
@@ -88,46 +69,30 @@ def index_ravdess(root: str | Path, preset: str | LabelPreset | None = None, *,
     """
     root = Path(root)
     preset = get_preset("ravdess", preset)
-    problems: list[Problem] = []
-    rows, excluded = [], 0
-    for folder in actor_folders(root):
-        actor = ACTOR_DIR.match(folder.name)[1]
-        for path in sorted(folder.iterdir()):
-            if is_litter(path) or not path.name.lower().endswith(".wav"):
-                if not is_litter(path) and other_audio_problem(path, "RAVDESS"):
-                    problems.append(other_audio_problem(path, "RAVDESS"))
-                continue
-            m = FILE_NAME.match(path.name)
-            if m is None:
-                problems.append(Problem(str(path), "name does not follow RAVDESS's pattern "
-                                                   "(03-01-05-02-01-01-01.wav)"))
-                continue
-            if m["modality"] != "03":
-                problems.append(Problem(str(path), f"modality {m['modality']}: not an "
-                                                   "audio-only file (03)"))
-                continue
-            if m["channel"] == "02":  # the song release: not speech
-                excluded += 1
-                continue
-            reason = None if m["channel"] == "01" else f"unknown vocal channel {m['channel']!r}"
-            reason = reason or (None if m["emo"] in CODES else f"unknown emotion {m['emo']!r}")
-            reason = reason or (None if m["intensity"] in INTENSITIES
-                                else f"unknown intensity {m['intensity']!r}")
-            reason = reason or (None if m["actor"] == actor else
-                                f"actor {m['actor']} in the name, but in {folder.name}/")
-            if reason:
-                problems.append(Problem(str(path), reason))
-                continue
-            label_id = preset.label_id(m["emo"])
-            if label_id is None:
-                excluded += 1
-                continue
-            rows.append({"utt_id": path.stem, "path": str(path), "speaker": actor,
-                         "session": None, "gender": "M" if int(actor) % 2 else "F",
-                         "emotion": m["emo"], "label": preset.classes[label_id],
-                         "label_id": label_id, "intensity": INTENSITIES[m["intensity"]],
-                         "statement": m["statement"], "repetition": int(m["repetition"])})
-    rows = list(probe_rows(rows, problems, desc="RAVDESS", progress=progress))
+
+    def parse(path: Path) -> dict | str | None:
+        actor = ACTOR_DIR.match(path.parent.name)[1]
+        m = FILE_NAME.match(path.name)
+        if m is None:
+            return "name does not follow RAVDESS's pattern (03-01-05-02-01-01-01.wav)"
+        if m["modality"] != "03":
+            return f"modality {m['modality']}: not an audio-only file (03)"
+        if m["channel"] == "02":  # the song release: not speech
+            return None
+        if m["channel"] != "01":
+            return f"unknown vocal channel {m['channel']!r}"
+        if m["emo"] not in CODES:
+            return f"unknown emotion {m['emo']!r}"
+        if m["intensity"] not in INTENSITIES:
+            return f"unknown intensity {m['intensity']!r}"
+        if m["actor"] != actor:
+            return f"actor {m['actor']} in the name, but in {path.parent.name}/"
+        return {"speaker": actor, "session": None, "gender": "M" if int(actor) % 2 else "F",
+                "emotion": m["emo"], "intensity": INTENSITIES[m["intensity"]],
+                "statement": m["statement"], "repetition": int(m["repetition"])}
+
+    files = [path for folder in actor_folders(root) for path in sorted(folder.iterdir())]
+    rows, problems, excluded = scan("RAVDESS", files, parse, preset, progress=progress)
     return CorpusIndex("ravdess", root, preset, make_table(rows, EXTRA_COLUMNS), problems,
                        excluded)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..audio import AUDIO_SUFFIXES, OTHER_AUDIO_SUFFIXES, probe_audio
-from ..errors import BadAudioError
+from ..errors import BadAudioError, CorpusLayoutError
 from ..files import atomic_path
 from .labels import LabelPreset
 
@@ -125,6 +126,41 @@ def other_audio_problem(path: Path, corpus: str) -> Problem | None:
                               f"{path.with_suffix('.wav').name})")
 
 
+def scan(corpus: str, files: Iterable[Path], parse: Callable[[Path], dict | str | None],
+         preset, *, progress: bool = True) -> tuple[list[dict], list[Problem], int]:
+    """The indexer of a corpus whose labels are in its file names: ``(rows, problems,
+    excluded)`` for ``files``.
+
+    Dot-files are skipped, audio in another format than wav is reported
+    (:func:`other_audio_problem`), and each wav is read by the corpus's ``parse(path)``,
+    which returns the row's fields (``speaker``, ``session``, ``gender``, ``emotion``: the
+    corpus's own code, and any extra columns), a string saying why the file is not an
+    utterance of the corpus (reported), or ``None`` for a file the corpus keeps apart
+    (RAVDESS's songs: counted as excluded). A row whose emotion ``preset`` leaves out is
+    excluded too; the others get their ``label`` and are probed (:func:`probe_rows`).
+    """
+    rows, problems, excluded = [], [], 0
+    for path in files:
+        if is_litter(path):
+            continue
+        if not path.name.lower().endswith(".wav"):
+            problem = other_audio_problem(path, corpus)
+            if problem:
+                problems.append(problem)
+            continue
+        fields = parse(path)
+        if isinstance(fields, str):
+            problems.append(Problem(str(path), fields))
+            continue
+        label_id = None if fields is None else preset.label_id(fields["emotion"])
+        if label_id is None:
+            excluded += 1
+            continue
+        rows.append({"utt_id": path.stem, "path": str(path), **fields,
+                     "label": preset.classes[label_id], "label_id": label_id})
+    return list(probe_rows(rows, problems, desc=corpus, progress=progress)), problems, excluded
+
+
 def rare_label_warnings(counts: Mapping[str, int], kind: str = "class") -> list[str]:
     """Warnings for labels that are probably typos: a label with very few utterances
     beside the others (at most 2, or under 2 % of the largest, while the largest has at
@@ -166,6 +202,23 @@ def make_table(rows: list[dict], extra_columns: list[str]) -> pd.DataFrame:
 def is_litter(path: Path) -> bool:
     """Dot-files (macOS ``._*`` forks, ``.DS_Store``, our own ``.tmp`` files): never data."""
     return path.name.startswith(".")
+
+
+def named_folders(root: Path, pattern: re.Pattern, corpus: str, expected: str) -> list[Path]:
+    """The sub-folders of ``root`` whose names match ``pattern`` (RAVDESS's ``Actor_01``,
+    TESS's ``OAF_angry``), sorted; a :class:`CorpusLayoutError` when there are none, which
+    points to a sub-folder that holds them (an archive unpacked one level down)."""
+    root = Path(root)
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and pattern.match(p.name)) \
+        if root.is_dir() else []
+    if folders:
+        return folders
+    found = list_dir(root)
+    nested = [p.name for p in root.iterdir() if p.is_dir() and not is_litter(p) and any(
+        pattern.match(q.name) for q in p.iterdir() if q.is_dir())] if root.is_dir() else []
+    if nested:
+        found += f" (did you mean its {nested[0]}/ sub-folder?)"
+    raise CorpusLayoutError(corpus, root, expected, found)
 
 
 def list_dir(path: Path, limit: int = 8) -> str:

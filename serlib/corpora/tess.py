@@ -23,19 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorpusLayoutError
 from .labels import FOUR, LabelPreset, get_preset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
-from .table import (
-    CorpusIndex,
-    Problem,
-    is_litter,
-    list_dir,
-    make_table,
-    other_audio_problem,
-    probe_rows,
-)
+from .table import CorpusIndex, make_table, named_folders, scan
 
 SPEAKERS = {"OAF": "older adult female (64)", "YAF": "younger adult female (26)"}
 FOLDER = re.compile(r"^(OAF|YAF)_", re.IGNORECASE)
@@ -62,17 +53,7 @@ SAMPLE_RATE = 24_414
 
 def speaker_folders(root: Path) -> list[Path]:
     """The ``OAF_*``/``YAF_*`` folders; :class:`CorpusLayoutError` when there are none."""
-    root = Path(root)
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and FOLDER.match(p.name)) \
-        if root.is_dir() else []
-    if folders:
-        return folders
-    found = list_dir(root)
-    nested = [p.name for p in root.iterdir() if p.is_dir() and not is_litter(p) and any(
-        FOLDER.match(q.name) for q in p.iterdir() if q.is_dir())] if root.is_dir() else []
-    if nested:
-        found += f" (did you mean its {nested[0]}/ sub-folder?)"
-    raise CorpusLayoutError("TESS", root, EXPECTED, found)
+    return named_folders(root, FOLDER, "TESS", EXPECTED)
 
 
 def index_tess(root: str | Path, preset: str | LabelPreset | None = None, *,
@@ -86,36 +67,23 @@ def index_tess(root: str | Path, preset: str | LabelPreset | None = None, *,
     """
     root = Path(root)
     preset = get_preset("tess", preset)
-    problems: list[Problem] = []
-    rows, excluded = [], 0
-    for folder in speaker_folders(root):
-        for path in sorted(folder.iterdir()):
-            if is_litter(path) or not path.name.lower().endswith(".wav"):
-                if not is_litter(path) and other_audio_problem(path, "TESS"):
-                    problems.append(other_audio_problem(path, "TESS"))
-                continue
-            m = FILE_NAME.match(path.name)
-            if m is None:
-                problems.append(Problem(str(path), "name does not follow TESS's pattern "
-                                                   "(speaker, word, emotion: OAF_back_angry.wav)"))
-                continue
-            speaker, token = m["spk"].upper(), m["emo"].lower()
-            token = ALIASES.get(token, token)
-            if speaker not in SPEAKERS:
-                problems.append(Problem(str(path), f"unknown TESS speaker {m['spk']!r}"))
-                continue
-            if token not in CODES:
-                problems.append(Problem(str(path), f"unknown emotion {m['emo']!r}"))
-                continue
-            label_id = preset.label_id(token)
-            if label_id is None:
-                excluded += 1
-                continue
-            rows.append({"utt_id": path.stem, "path": str(path), "speaker": speaker,
-                         "session": None, "gender": "F", "emotion": token,
-                         "label": preset.classes[label_id], "label_id": label_id,
-                         "word": m["word"].lower()})
-    rows = list(probe_rows(rows, problems, desc="TESS", progress=progress))
+
+    def parse(path: Path) -> dict | str:
+        m = FILE_NAME.match(path.name)
+        if m is None:
+            return "name does not follow TESS's pattern (speaker, word, emotion: " \
+                   "OAF_back_angry.wav)"
+        speaker, token = m["spk"].upper(), m["emo"].lower()
+        token = ALIASES.get(token, token)
+        if speaker not in SPEAKERS:
+            return f"unknown TESS speaker {m['spk']!r}"
+        if token not in CODES:
+            return f"unknown emotion {m['emo']!r}"
+        return {"speaker": speaker, "session": None, "gender": "F", "emotion": token,
+                "word": m["word"].lower()}
+
+    files = [path for folder in speaker_folders(root) for path in sorted(folder.iterdir())]
+    rows, problems, excluded = scan("TESS", files, parse, preset, progress=progress)
     return CorpusIndex("tess", root, preset, make_table(rows, EXTRA_COLUMNS), problems, excluded)
 
 
