@@ -322,10 +322,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> None:
+    from .checkpoints import describe, is_checkpoint, save_checkpoint
     from .features import load_features
     from .files import check_writable, claim_file
     from .logs import check_log_dir
-    from .train import describe, is_checkpoint, save_checkpoint, train_fold
+    from .train import train_fold
 
     config = _train_config(args)
     path = Path(f"{args.save_label}.pth")

@@ -32,8 +32,8 @@ from .errors import SerlibError
 from .tiers import TIERS, Tier, device, expected_minutes, propose, resolve, say_minutes
 
 if TYPE_CHECKING:
+    from .checkpoints import FoldResult
     from .store import FeatureStore
-    from .train import FoldResult
 
 #: Where the course is published; the notebooks' Colab badges and install cells point here.
 REPOSITORY = "https://github.com/serlib-course/serlib"
@@ -268,8 +268,8 @@ class Course:
         trained the same configuration on the same segments before, on this runtime or an
         earlier one, its checkpoint is read back instead (it says so): notebooks 5 and 6
         compare with notebook 4's FCN+GAP without training it again."""
+        from .checkpoints import load_checkpoint, result_from_checkpoint, save_checkpoint
         from .cv import run_label
-        from .train import load_checkpoint, result_from_checkpoint, save_checkpoint
         from .train import train_fold as train
 
         path = self.work / "folds" / f"{run_label(config)}-{_fold_key(store, config)}.pth"

@@ -69,7 +69,7 @@ def check_features(trained: dict, store: FeatureStore, name: str) -> None:
 def evaluate_checkpoint(checkpoint, store: FeatureStore, name: str = "the model",
                         device: str = "cpu") -> Evaluation:
     """WA, UA and confusion (in the store's class order) of a checkpoint (a path, a loaded
-    dict or a :class:`~serlib.train.FoldResult`) on every utterance of ``store``."""
+    dict or a :class:`~serlib.checkpoints.FoldResult`) on every utterance of ``store``."""
     from .predict import Predictor
 
     predictor = Predictor(checkpoint, device)
@@ -96,9 +96,9 @@ def run_evaluate(checkpoints: list[str | os.PathLike], store: FeatureStore,
     """Evaluate each checkpoint on ``store`` and write ``serlib cv``-style fold files into
     ``out`` (one per checkpoint; a checkpoint ``fold-r0-1M.pth`` keeps its fold name and
     repeat); returns their paths. Finished ones are skipped, as in ``serlib cv``."""
+    from .checkpoints import load_checkpoint
     from .config import TrainConfig
     from .cv import run_label
-    from .train import load_checkpoint
 
     out = Path(out)
     files = checkpoint_files(checkpoints)

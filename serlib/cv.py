@@ -62,8 +62,8 @@ from .runs import (
 )
 
 if TYPE_CHECKING:
+    from .checkpoints import FoldResult
     from .store import FeatureStore
-    from .train import FoldResult
 
 THESIS_TEST_SPEAKERS = ("1M", "2F", "3M", "4F", "5F")
 
@@ -327,7 +327,8 @@ def run_fold(store: FeatureStore, fold: Fold, config: TrainConfig, out: str | os
     """Train and test one fold with the fold's seed, and write its result file atomically
     (the same file whichever process or machine runs it)."""
     from .baselines import fit_baseline
-    from .train import check_speakers, save_checkpoint, summary, train_fold
+    from .checkpoints import save_checkpoint, summary
+    from .train import check_speakers, train_fold
 
     out = Path(out)
     fold_config = TrainConfig(**{**asdict(config), "seed": fold.seed})
@@ -368,7 +369,7 @@ def save_fold(result: FoldResult, store: FeatureStore, out: str | os.PathLike, *
     Raises :class:`SerlibError` when the speakers are not a fold of ``protocol``, or when
     ``out`` holds results of another configuration.
     """
-    from .train import summary
+    from .checkpoints import summary
 
     config = result.config
     if result.feature_config != store.config.to_dict() or \

@@ -27,7 +27,7 @@ from .errors import SerlibError
 from .files import atomic_path, check_writable, claim_file
 from .inference import predict_file
 from .metrics import Prediction
-from .scaling import Scaler, fit_speaker_scaler
+from .scaling import Scaler, scaler_for
 
 FORMAT, VERSION = "serlib-onnx", 1
 METADATA_KEY = "serlib"
@@ -46,7 +46,7 @@ def is_serlib_onnx(path: Path) -> bool:
 
 
 def export_onnx(checkpoint, out: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Export a checkpoint (a path, a loaded dict or a :class:`~serlib.train.FoldResult`)
+    """Export a checkpoint (a path, a loaded dict or a :class:`~serlib.checkpoints.FoldResult`)
     to ``out`` with its image preparation in the graph and its configuration as metadata;
     returns the path. Needs torch, onnx and onnxscript (``pip install serlib[onnx]``).
 
@@ -158,9 +158,7 @@ class OnnxPredictor:
     def log_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
         """Log class probabilities ``(N, K)`` of segments ``(N, C, F, T)`` in dB."""
         segments = np.asarray(segments, np.float32)
-        if scaler is None:
-            scaler = fit_speaker_scaler(segments) if self.config.scaler == "speaker" \
-                else self.scaler
+        scaler = scaler or scaler_for(self.config.scaler, self.scaler, segments)
         return self.session.run(None, {"segments": segments, "low": scaler.low,
                                        "high": scaler.high})[0]
 

@@ -16,15 +16,6 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-# The scalers are numpy only (ONNX prediction uses them without torch); here for the old imports.
-from .scaling import (  # noqa: F401
-    BACKGROUND_PERCENTILE,
-    PEAK_PERCENTILE,
-    Scaler,
-    fit_scaler,
-    fit_speaker_scaler,
-)
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -22,9 +22,11 @@ from tqdm.auto import tqdm
 
 from .audio import load_audio
 from .augment import add_noise
+from .checkpoints import FoldResult, checkpoint_payload, load_checkpoint
+from .config import TrainConfig
 from .errors import SerlibError
 from .features import FeatureConfig, compute_features, segment
-from .images import Scaler, fit_speaker_scaler, to_images
+from .images import to_images
 from .inference import predict_file, predict_part
 from .metrics import (
     Prediction,
@@ -34,7 +36,8 @@ from .metrics import (
     weighted_accuracy,
 )
 from .models import build_model
-from .train import FoldResult, TrainConfig, checkpoint_payload, load_checkpoint, resolve_device
+from .scaling import Scaler, scaler_for
+from .train import resolve_device
 
 
 class Predictor:
@@ -71,9 +74,7 @@ class Predictor:
         """How segments ``(N, C, F, T)`` are scaled: with the training speakers' scaler, or,
         for a model trained with ``scaler="speaker"``, by statistics of the segments
         themselves (give all of one speaker's segments for the best estimate)."""
-        if self.config.scaler == "speaker":
-            return fit_speaker_scaler(segments)
-        return self.scaler
+        return scaler_for(self.config.scaler, self.scaler, segments)
 
     def segments(self, y: np.ndarray) -> tuple[np.ndarray, int]:
         """A waveform ``(S,)`` as the model's segments ``(N, C, F, T)`` in dB, and its

@@ -82,3 +82,12 @@ def fit_speaker_scaler(segments: np.ndarray) -> Scaler:
     frames = x.transpose(1, 2, 0, 3).reshape(c, f, n * t)
     low, high = np.percentile(frames, [BACKGROUND_PERCENTILE, PEAK_PERCENTILE], axis=2)
     return Scaler(low.astype(np.float32), np.maximum(high, low + 1e-3).astype(np.float32))
+
+
+def scaler_for(rule: str, trained: Scaler, segments: np.ndarray) -> Scaler:
+    """How a model trained with ``TrainConfig.scaler == rule`` scales segments
+    ``(N, C, F, T)`` at prediction: ``training``, with the scaler fitted on its training
+    speakers (``trained``); ``speaker``, by statistics of the segments themselves
+    (:func:`fit_speaker_scaler`: give all of one speaker's segments for the best estimate).
+    The one rule of the torch and the ONNX predictors."""
+    return fit_speaker_scaler(segments) if rule == "speaker" else trained

@@ -56,11 +56,12 @@ if not (CHROMIUM and CHROMEDRIVER):
                 "apt-get install chromium chromium-driver", allow_module_level=True)
 
 # After the skips, so that a skipped run does not import torch.
+from serlib.checkpoints import save_checkpoint  # noqa: E402
 from serlib.corpora import synthesize  # noqa: E402
 from serlib.corpora.registry import CORPORA  # noqa: E402
 from serlib.course import Course  # noqa: E402
 from serlib.predict import Predictor  # noqa: E402
-from serlib.train import TrainConfig, save_checkpoint, train_fold  # noqa: E402
+from serlib.train import TrainConfig, train_fold  # noqa: E402
 
 pytestmark = pytest.mark.slow  # make test-fast leaves these out
 

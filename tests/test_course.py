@@ -14,12 +14,13 @@ from matplotlib.figure import Figure
 import serlib
 from serlib import course as course_mod
 from serlib import plots
+from serlib.checkpoints import save_checkpoint
 from serlib.corpora import index_emodb, synthesize
 from serlib.errors import CorpusLayoutError, SerlibError
 from serlib.extract import extract_features
 from serlib.features import FeatureConfig, load_features, segment, segment_starts
 from serlib.predict import Predictor, accuracy_vs_snr
-from serlib.train import TrainConfig, save_checkpoint, train_fold
+from serlib.train import TrainConfig, train_fold
 
 TINY = TrainConfig(ser_model="alexnet_gap", num_epochs=1, batch_size=16, image_size=64)
 

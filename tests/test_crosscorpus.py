@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from serlib.checkpoints import save_checkpoint
 from serlib.cli import main
 from serlib.config import FeatureConfig, TrainConfig
 from serlib.corpora import index_emodb, index_iemocap, synthesize
@@ -17,7 +18,7 @@ from serlib.extract import extract_features
 from serlib.features import load_features
 from serlib.metrics import utterance_scores
 from serlib.predict import Predictor
-from serlib.train import save_checkpoint, train_fold
+from serlib.train import train_fold
 
 FEATURES = FeatureConfig(segment_size=100)
 

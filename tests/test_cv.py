@@ -14,12 +14,13 @@ import pytest
 from conftest import TINY_TRAIN, small_emodb_store
 
 import serlib.cv as cv
+from serlib.checkpoints import FoldResult
 from serlib.config import TrainConfig
 from serlib.cv import make_folds, run_cv
 from serlib.errors import SerlibError
 from serlib.metrics import Evaluation
 from serlib.report import load_runs, summary_table, write_report
-from serlib.train import FoldResult, train_fold
+from serlib.train import train_fold
 
 TEN = [f"{s}{g}" for s in range(1, 6) for g in "FM"]
 

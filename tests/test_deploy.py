@@ -11,12 +11,13 @@ import onnx
 import pytest
 from conftest import small_emodb_store
 
+from serlib.checkpoints import save_checkpoint
 from serlib.cli import main
 from serlib.config import TrainConfig
 from serlib.deploy import OnnxPredictor, export_onnx
 from serlib.errors import SerlibError
 from serlib.predict import Predictor
-from serlib.train import save_checkpoint, train_fold
+from serlib.train import train_fold
 
 
 @pytest.fixture(scope="module")

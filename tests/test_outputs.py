@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from conftest import ROBUSTNESS, small_emodb_store
 
+from serlib.checkpoints import load_checkpoint, save_checkpoint
 from serlib.cli import main
 from serlib.config import TrainConfig
 from serlib.runs import fold_path, read_fold
-from serlib.train import load_checkpoint, save_checkpoint, train_fold
+from serlib.train import train_fold
 
 TINY = ["--num_epochs", "2", "--batch_size", "16", "--image_size", "64", "--no-progress"]
 

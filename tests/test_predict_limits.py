@@ -24,6 +24,7 @@ from serlib.audio import (
     read_recording,
     speech_check,
 )
+from serlib.checkpoints import save_checkpoint
 from serlib.cli import main
 from serlib.config import FeatureConfig, TrainConfig
 from serlib.corpora import index_corpus, synthesize
@@ -32,7 +33,7 @@ from serlib.extract import extract_features
 from serlib.features import load_features
 from serlib.inference import split_recording
 from serlib.predict import Predictor
-from serlib.train import save_checkpoint, train_fold
+from serlib.train import train_fold
 
 SR = 16_000
 ALSA = Path("/usr/share/sounds/alsa")

@@ -21,10 +21,10 @@ import soundfile as sf
 import torch
 from conftest import ROBUSTNESS, write_wav
 
+from serlib.checkpoints import load_checkpoint
 from serlib.corpora import index_emodb, synthesize
 from serlib.errors import SerlibError
 from serlib.features import load_features
-from serlib.train import load_checkpoint
 
 pytestmark = pytest.mark.slow  # make test-fast leaves these out
 

@@ -17,7 +17,7 @@ from serlib.corpora import index_emodb, synthesize
 from serlib.errors import SerlibError
 from serlib.extract import extract_features
 from serlib.features import FeatureConfig, load_features
-from serlib.images import fit_scaler, to_images
+from serlib.images import to_images
 from serlib.losses import (
     class_weights,
     mixup,
@@ -26,6 +26,7 @@ from serlib.losses import (
     stability_kl,
 )
 from serlib.metrics import evaluate_utterances, unweighted_accuracy, utterance_scores
+from serlib.scaling import fit_scaler
 from serlib.train import TrainConfig, check_speakers, make_splits, train_fold
 
 TINY = dict(num_epochs=1, batch_size=16, image_size=64)
@@ -93,7 +94,7 @@ def test_class_weights_balance_the_loss():
 
 
 def test_a_speaker_scaler_maps_each_speakers_background_to_0_and_peaks_to_255():
-    from serlib.images import fit_speaker_scaler
+    from serlib.scaling import fit_speaker_scaler
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-80, 0, size=(20, 1, 4, 50)).astype(np.float32)  # (N, C, F, T) in dB
@@ -109,7 +110,7 @@ def test_a_speaker_scaler_maps_each_speakers_background_to_0_and_peaks_to_255():
 def test_speaker_scaling_is_blind_to_a_speakers_own_level(store):
     """A constant dB offset on one speaker (another microphone, another room) changes nothing
     once every speaker is scaled by their own statistics; the thesis's scaler sees it."""
-    from serlib.images import fit_speaker_scaler
+    from serlib.scaling import fit_speaker_scaler
 
     segs = np.asarray(store["1M"].segments, dtype=np.float32)
     own, shifted = fit_speaker_scaler(segs), fit_speaker_scaler(segs + 12.0)
