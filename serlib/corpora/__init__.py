@@ -15,9 +15,8 @@ from ..errors import SerlibError
 from .download import EMODB_URL, download_emodb, safe_extract
 from .emodb import index_emodb
 from .iemocap import index_iemocap
-from .labels import LabelPreset, get_preset
-from .registry import CORPORA, ENV_VARS, PRESETS, CorpusSpec, get_spec
-from .synth import synthesize
+from .labels import LabelPreset
+from .registry import CORPORA, ENV_VARS, PRESETS, CorpusSpec, get_preset, get_spec, synthesize
 from .table import CorpusIndex, Problem
 
 __all__ = ["CORPORA", "EMODB_URL", "ENV_VARS", "PRESETS", "CorpusIndex", "CorpusSpec",

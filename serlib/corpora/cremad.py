@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorpusLayoutError, SerlibError
-from .labels import FOUR, LabelPreset, get_preset, make_presets
+from .labels import FOUR, LabelPreset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
 from .table import CorpusIndex, list_dir, make_table, scan
@@ -87,7 +87,7 @@ def index_cremad(root: str | Path, preset: str | LabelPreset | None = None, *,
     file) are reported in ``problems``.
     """
     root = Path(root)
-    preset = get_preset("cremad", preset)
+    preset = SPEC.resolve_preset(preset)
     folder = wav_folder(root)
     demographics = next((p for p in (root / DEMOGRAPHICS, folder.parent / DEMOGRAPHICS)
                          if p.is_file()), None)

@@ -13,13 +13,35 @@ from :data:`GENDERS`, no session), for the speaker protocols ``kfold`` and
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import CorpusLayoutError, SerlibError
-from .labels import EMODB_CODES, PRESETS, LabelPreset, get_preset
+from .labels import FOUR, LabelPreset
 from .spec import CorpusSpec
-from .synth import EMODB_LAYOUT
+from .synth import Job, SynthConfig, SynthLayout, vary
 from .table import CorpusIndex, list_dir, make_table, scan
+from .voice import Channel
+
+#: emoDB's emotion letter (6th character of the file name), from the German names.
+CODES: dict[str, str] = {
+    "W": "anger",      # Wut
+    "L": "boredom",    # Langeweile
+    "E": "disgust",    # Ekel
+    "A": "fear",       # Angst
+    "F": "happiness",  # Freude
+    "T": "sadness",    # Trauer
+    "N": "neutral",
+}
+
+#: emoDB's presets: its seven emotions, and the thesis's four classes.
+PRESETS: dict[str, LabelPreset] = {p.name: p for p in [
+    LabelPreset("emodb-7", "emodb", dict(CODES), tuple(CODES.values())),
+    LabelPreset("emodb-4", "emodb",
+                {"W": "anger", "T": "sadness", "F": "happiness", "N": "neutral"}, FOUR),
+]}
 
 FILE_NAME = re.compile(r"^(?P<spk>\d{2})(?P<text>[a-z]\d{2})(?P<emo>[A-Z])(?P<ver>[a-z])\.wav$")
 
@@ -66,7 +88,7 @@ def index_emodb(root: str | Path, preset: str | LabelPreset | None = None, *,
     if speaker_ids not in SPEAKER_ID_SCHEMES:
         raise SerlibError(f"speaker_ids {speaker_ids!r}: choose one of {list(SPEAKER_ID_SCHEMES)}")
     native_ids = speaker_ids == "native"
-    preset = get_preset("emodb", preset)
+    preset = SPEC.resolve_preset(preset)
     folder = wav_folder(root)
 
     def parse(path: Path) -> dict | str:
@@ -90,10 +112,51 @@ def index_emodb(root: str | Path, preset: str | LabelPreset | None = None, *,
                                     progress=progress)
     return CorpusIndex("emodb", root, preset, make_table(rows, EXTRA_COLUMNS), problems, excluded)
 
+# The synthetic layout: the release's file names, texts and emotion frequencies.
+EMODB_COUNTS = {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79}
+EMODB_TEXTS = ["a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10"]
+
+
+def _plan_emodb(out: Path, config: SynthConfig, rng: np.random.Generator) -> list[Job]:
+    """Choose speaker, text, emotion and version per file; emoDB has no label files."""
+    letters = list(EMODB_COUNTS)
+    weights = np.array(list(EMODB_COUNTS.values()), dtype=float)
+    natives = list(SPEAKER_IDS)
+    # Each text is one fixed sentence: the same syllables whoever says it, however.
+    text_syllables = {t: int(rng.integers(6, 15)) for t in EMODB_TEXTS}
+    seen: dict[tuple[str, str, str], int] = defaultdict(int)
+    # emoDB was recorded in one anechoic studio: a quiet floor and no room; only the level
+    # and the floor differ a little between speakers.
+    studio_rng = np.random.default_rng([config.seed, 2024])
+    studio = {spk: Channel(gain_db=float(studio_rng.uniform(-4, 2)),
+                           noise_db=float(studio_rng.uniform(-75, -62)),
+                           noise_colour=float(studio_rng.uniform(0.3, 0.95)))
+              for spk in SPEAKER_IDS.values()}
+    jobs = []
+    for i in range(config.utterances):
+        native = str(rng.choice(natives))
+        text = str(rng.choice(EMODB_TEXTS))
+        letter = str(rng.choice(letters, p=weights / weights.sum()))
+        version = "abcdefghijklmnopqrstuvwxyz"[seen[native, text, letter] % 26]
+        seen[native, text, letter] += 1
+        name = f"{native}{text}{letter}{version}.wav"
+        jobs.append(Job(str(out / "wav" / name), SPEAKER_IDS[native], CODES[letter],
+                        (config.seed, i), num_syllables=text_syllables[text],
+                        content_seed=config.seed * 1000 + EMODB_TEXTS.index(text),
+                        channel=vary(studio[SPEAKER_IDS[native]], config.seed, i)))
+    # More than 26 versions of one (speaker, text, emotion) would repeat a name: keep the first.
+    unique = {j.path: j for j in reversed(jobs)}
+    return [j for j in jobs if unique[j.path] is j]
+
+
+#: emoDB's layout: its 10 speakers under the thesis's ids, in the order of SPEAKER_IDS.
+EMODB_LAYOUT = SynthLayout(lambda config: [(spk, spk[-1]) for spk in SPEAKER_IDS.values()],
+                           _plan_emodb)
+
 
 SPEC = CorpusSpec(
     name="emodb", title="emoDB (Berlin Database of Emotional Speech)", index=index_emodb,
-    codes=EMODB_CODES, presets={n: p for n, p in PRESETS.items() if p.corpus == "emodb"},
+    codes=CODES, presets=PRESETS,
     default_preset="emodb-7", env_var="EMODB_DIR", speaker_scheme="sessions",
     synth=EMODB_LAYOUT, expected=EXPECTED, options=("speaker_ids",),
     notes="10 speakers; ids mapped onto 1M..5F as in the thesis (speaker_ids='native': 03..16)")

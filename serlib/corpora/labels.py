@@ -13,27 +13,6 @@ from dataclasses import dataclass, field
 
 from ..errors import SerlibError
 
-#: IEMOCAP's categorical codes, as in its EmoEvaluation files.
-IEMOCAP_CODES: dict[str, str] = {
-    "neu": "neutral", "hap": "happiness", "exc": "excitement", "sad": "sadness",
-    "ang": "anger", "fru": "frustration", "fea": "fear", "sur": "surprise",
-    "dis": "disgust", "oth": "other", "xxx": "no agreement",
-}
-
-#: emoDB's emotion letter (6th character of the file name), from the German names.
-EMODB_CODES: dict[str, str] = {
-    "W": "anger",      # Wut
-    "L": "boredom",    # Langeweile
-    "E": "disgust",    # Ekel
-    "A": "fear",       # Angst
-    "F": "happiness",  # Freude
-    "T": "sadness",    # Trauer
-    "N": "neutral",
-}
-
-#: The codes of IEMOCAP and emoDB (every corpus's: ``CORPORA[name].codes`` in the registry).
-CORPUS_CODES: dict[str, dict[str, str]] = {"iemocap": IEMOCAP_CODES, "emodb": EMODB_CODES}
-
 
 @dataclass(frozen=True)
 class LabelPreset:
@@ -56,7 +35,6 @@ class LabelPreset:
 
 #: The thesis's four classes, in its order; every corpus has a ``-4`` preset of them.
 FOUR = ("anger", "sadness", "happiness", "neutral")
-_FOUR = FOUR
 
 
 def make_presets(corpus: str, mappings: Mapping[str, Mapping[str, str]],
@@ -69,53 +47,33 @@ def make_presets(corpus: str, mappings: Mapping[str, Mapping[str, str]],
             for name, mapping in mappings.items()}
 
 
-#: IEMOCAP's and emoDB's presets (every corpus's: ``serlib.corpora.PRESETS``).
-PRESETS: dict[str, LabelPreset] = {
-    p.name: p
-    for p in [
-        LabelPreset("improvised-4", "iemocap",
-                    {"ang": "anger", "sad": "sadness", "hap": "happiness", "neu": "neutral"},
-                    _FOUR, improvised_only=True),
-        LabelPreset("full-4", "iemocap",
-                    {"ang": "anger", "sad": "sadness", "hap": "happiness", "exc": "happiness",
-                     "neu": "neutral"}, _FOUR),
-        LabelPreset("emodb-7", "emodb", dict(EMODB_CODES), tuple(EMODB_CODES.values())),
-        LabelPreset("emodb-4", "emodb",
-                    {"W": "anger", "T": "sadness", "F": "happiness", "N": "neutral"}, _FOUR),
-    ]
-}
-
-#: IEMOCAP's and emoDB's default presets (every corpus's: ``CORPORA[name].default_preset``).
-DEFAULT_PRESET: dict[str, str] = {"iemocap": "improvised-4", "emodb": "emodb-7"}
-
-
-def get_preset(corpus: str, preset: str | LabelPreset | None = None,
-               improvised_only: bool | None = None) -> LabelPreset:
-    """Resolve a preset name, a custom ``"code=class,..."`` string, or None (the default).
+def resolve_preset(corpus: str, preset: str | LabelPreset | None, *,
+                   presets: Mapping[str, LabelPreset], codes: Mapping[str, str] | None,
+                   default: str | None, others: Mapping[str, LabelPreset] | None = None,
+                   improvised_only: bool | None = None) -> LabelPreset:
+    """Resolve a preset name, a custom ``"code=class,..."`` string, or None (``default``)
+    among a corpus's ``presets`` and ``codes`` (its spec's; :func:`serlib.corpora.get_preset`
+    looks them up by the corpus's name, with every corpus's presets as ``others``).
 
     Raises :class:`SerlibError` for an unknown name, a preset of another corpus,
-    or a custom mapping that uses a code the corpus does not have. The corpus's
-    presets and codes come from the registry (:mod:`serlib.corpora.registry`).
+    or a custom mapping that uses a code the corpus does not have.
     """
-    from .registry import PRESETS as ALL_PRESETS
-    from .registry import get_spec
-
-    spec = get_spec(corpus)
+    others = others or {}
     if isinstance(preset, LabelPreset):
         resolved = preset
-    elif preset is None and spec.default_preset is None:
+    elif preset is None and default is None:
         raise SerlibError(f"{corpus} has no fixed classes: its labels come from the data "
                           f"(index it with index_corpus({corpus!r}, root))")
-    elif preset is None or preset in spec.presets:
-        resolved = spec.presets[preset or spec.default_preset]
-    elif preset in ALL_PRESETS:
-        resolved = ALL_PRESETS[preset]
+    elif preset is None or preset in presets:
+        resolved = presets[preset or default]
+    elif preset in others:
+        resolved = others[preset]
     elif "=" in preset:
-        resolved = parse_mapping(corpus, preset, spec.codes)
+        resolved = parse_mapping(corpus, preset, codes)
     else:
         raise SerlibError(f"unknown preset {preset!r} for {corpus}; choose one of "
-                          f"{list(spec.presets)} or give a mapping such as "
-                          f"'{_example(spec.codes)}'")
+                          f"{list(presets)} or give a mapping such as "
+                          f"'{_example(codes)}'")
     if resolved.corpus != corpus:
         raise SerlibError(f"preset {resolved.name!r} is for {resolved.corpus}, not {corpus}")
     if improvised_only is not None and improvised_only != resolved.improvised_only:
@@ -147,9 +105,3 @@ def parse_mapping(corpus: str, spec: str, codes: Mapping[str, str] | None) -> La
         raise SerlibError(f"the mapping {spec!r} maps no emotion code")
     classes = tuple(dict.fromkeys(mapping.values()))
     return LabelPreset(spec, corpus, mapping, classes)
-
-
-def _parse_custom(corpus: str, spec: str) -> LabelPreset:
-    from .registry import get_spec
-
-    return parse_mapping(corpus, spec, get_spec(corpus).codes)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import FOUR, LabelPreset, get_preset, make_presets
+from .labels import FOUR, LabelPreset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
 from .table import CorpusIndex, make_table, named_folders, scan
@@ -68,7 +68,7 @@ def index_ravdess(root: str | Path, preset: str | LabelPreset | None = None, *,
     reported in ``problems``.
     """
     root = Path(root)
-    preset = get_preset("ravdess", preset)
+    preset = SPEC.resolve_preset(preset)
 
     def parse(path: Path) -> dict | str | None:
         actor = ACTOR_DIR.match(path.parent.name)[1]

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from .labels import LabelPreset, resolve_preset
+
 if TYPE_CHECKING:
-    from .labels import LabelPreset
     from .synth import SynthLayout
     from .table import CorpusIndex
 
@@ -44,3 +45,10 @@ class CorpusSpec:
     expected: str
     options: tuple[str, ...] = ()
     notes: str = ""
+
+    def resolve_preset(self, preset: str | LabelPreset | None = None,
+                       improvised_only: bool | None = None) -> LabelPreset:
+        """This corpus's preset by name, a custom ``"code=class,..."`` mapping of its codes,
+        or its default (None): :func:`serlib.corpora.labels.resolve_preset`."""
+        return resolve_preset(self.name, preset, presets=self.presets, codes=self.codes,
+                              default=self.default_preset, improvised_only=improvised_only)

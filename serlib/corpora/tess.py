@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import FOUR, LabelPreset, get_preset, make_presets
+from .labels import FOUR, LabelPreset, make_presets
 from .spec import CorpusSpec
 from .synth import Job, SynthConfig, SynthLayout, emotion_profile, studio_channels, vary
 from .table import CorpusIndex, make_table, named_folders, scan
@@ -66,7 +66,7 @@ def index_tess(root: str | Path, preset: str | LabelPreset | None = None, *,
     reported in ``problems``.
     """
     root = Path(root)
-    preset = get_preset("tess", preset)
+    preset = SPEC.resolve_preset(preset)
 
     def parse(path: Path) -> dict | str:
         m = FILE_NAME.match(path.name)
