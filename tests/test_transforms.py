@@ -146,3 +146,20 @@ def test_stability_twin_from_gaussian_noise_is_clamped():
     batch = StabilityTwin("gaussian", 0.5, state)(TrainBatch(x, torch.zeros(2), torch.zeros(2)))
     assert batch.twin.shape == x.shape and batch.twin.max() <= 255 and batch.twin.min() >= 0
     assert not torch.equal(batch.twin, x.float())
+
+
+def test_every_batch_transform_names_its_runs():
+    """A registered batch transform is a switch of TrainConfig that run labels name
+    (config.ENHANCEMENTS): otherwise its runs would share the plain run's folder name."""
+    from dataclasses import fields
+
+    from serlib.config import ENHANCEMENTS
+    from serlib.cv import run_label
+    from serlib.transforms import BATCH_TRANSFORMS
+
+    switches = {f.name: f for f in fields(TrainConfig)}
+    for name, entry in BATCH_TRANSFORMS.items():
+        assert name in ENHANCEMENTS and switches[name].default is False, name
+        config = TrainConfig(**{name: True})
+        assert entry.enabled(config) and not entry.enabled(TrainConfig())
+        assert run_label(config) == f"{TrainConfig().ser_model}+{name}"
