@@ -3,7 +3,7 @@
 The demo and the notebooks' quick settings must learn on every fold in a few
 minutes of CPU, on any synthetic corpus. This script measures candidate
 recipes side by side on one corpus, with the same 5 folds, next to the two
-baselines, and writes what the README's recipe section cites:
+baselines, and writes what docs/REFERENCE.md's recipe section cites:
 
     python benchmarks/recipe.py [--utterances 1500] [--seed 0] [--recipes a,b] [--repeats 1]
 

@@ -32,7 +32,7 @@ class Backbone:
     children up to the global pooling are the features (ResNets); ``channels`` is C of the
     features' output ``(B, C, h, w)``; ``weights`` the member of torchvision's weights enum
     that ``--pretrained`` loads; ``params`` the finetuned model's parameter count for 4
-    classes (checked by the tests, printed by the README's table); ``min_image_size`` the
+    classes (checked by the tests, printed by docs/REFERENCE.md's table); ``min_image_size`` the
     smallest image side its layers accept (AlexNet's strides and pools need 63 pixels;
     checked by the tests), so that ``--image_size`` is refused before any work.
     """

@@ -247,26 +247,61 @@ def _run_extract(args: argparse.Namespace) -> None:
     print(summarize(out))
 
 
-def _train_options(p: argparse.ArgumentParser) -> None:
-    """The options of a training run, shared by ``serlib train`` and ``serlib cv``: one per
-    :class:`~serlib.config.TrainConfig` field, with its default, help and choices."""
+def _dataclass_options(p: argparse.ArgumentParser, cls, *, choices: dict | None = None,
+                       help: dict | None = None) -> None:
+    """One option per field of the dataclass ``cls`` (:class:`~serlib.config.TrainConfig`,
+    :class:`~serlib.config.CVRun`), with its default, and the help and choices of its
+    metadata (or of ``help`` and ``choices`` by field name). A tuple field takes a
+    comma-separated list (``--folds 1M,2F``), read by :func:`_csv_tuple`."""
     from dataclasses import fields
 
-    from .config import TrainConfig
-
-    p.add_argument("features", type=Path, help="a feature store made by 'serlib extract'")
-    for f in fields(TrainConfig):
+    for f in fields(cls):
         meta = dict(f.metadata)
-        kwargs = {"default": f.default, "help": meta.pop("help") or None}
-        choices = meta.pop("choices")
+        kwargs = {"default": f.default,
+                  "help": (help or {}).get(f.name) or meta.pop("help", None) or None}
+        meta.pop("help", None)
+        field_choices = (choices or {}).get(f.name) or meta.pop("choices", None)
+        meta.pop("choices", None)
         if f.default is False:
             kwargs["action"] = "store_true"
         elif isinstance(f.default, bool) or f.type == "bool | None":
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif "tuple" in str(f.type):
+            kwargs["type"] = _csv_tuple(f.name)
         else:
             kwargs["type"] = str if f.default is None else type(f.default)
-            kwargs["choices"] = choices
+            kwargs["choices"] = field_choices
         _flag(p, f.name, **kwargs, **meta)
+
+
+def _csv_tuple(name: str):
+    """``--NAME a,b`` as ``("a", "b")``; a list of nothing (``--folds ,,``) is one line."""
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        if not names:  # argparse reports it as one error line after the usage
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: no {name.removesuffix('s')} named; give a comma-separated list, "
+                "e.g. 1M,2F (S1 for loso, k1 for kfold), or leave the option out")
+        return names
+    return parse
+
+
+def _cv_run(args: argparse.Namespace):
+    """The :class:`~serlib.config.CVRun` of parsed ``serlib cv`` options."""
+    from dataclasses import fields
+
+    from .config import CVRun
+
+    return CVRun(**{f.name: getattr(args, f.name) for f in fields(CVRun)})
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    """The options of a training run, shared by ``serlib train`` and ``serlib cv``: one per
+    :class:`~serlib.config.TrainConfig` field, with its default, help and choices."""
+    from .config import TrainConfig
+
+    p.add_argument("features", type=Path, help="a feature store made by 'serlib extract'")
+    _dataclass_options(p, TrainConfig)
     p.add_argument("--gpu", type=int, choices=[0, 1], default=None,
                    help="the thesis's switch: 0 CPU, 1 GPU (CPU with a warning if none)")
     _flag(p, "progress", action=argparse.BooleanOptionalAction, default=True,
@@ -368,18 +403,11 @@ def _add_cv(sub: argparse._SubParsersAction) -> None:
                        description="Speaker-independent cross-validation: each fold's result is "
                        "one file in --out, and the same command resumes. " + SETTINGS_NOTE)
     _train_options(p)
+    from .config import CVRun
     from .cv import PROTOCOLS
 
-    p.add_argument("--protocol", choices=list(PROTOCOLS), default="5fold",
-                   help="; ".join(f"{n}: {v.description}" for n, v in PROTOCOLS.items()))
-    p.add_argument("--repeats", type=int, default=1,
-                   help="repeats of every fold, each with its own seed (see --repeat_seeds)")
-    p.add_argument("--folds", default=None,
-                   help="only these folds, e.g. 1M,2F (S1 for loso, k1 for kfold)")
-    _flag(p, "loso_val", action="store_true", help="loso: validate on the next session")
-    _flag(p, "keep_checkpoints", action="store_true", help="also save each fold's model")
-    p.add_argument("--label", default=None,
-                   help="the run's name in reports (None: the model and its enhancements)")
+    _dataclass_options(p, CVRun, choices={"protocol": list(PROTOCOLS)}, help={
+        "protocol": "; ".join(f"{n}: {v.description}" for n, v in PROTOCOLS.items())})
     p.add_argument("--out", type=Path, required=True,
                    help="folder for the fold results: new, empty, or this run's (to resume)")
     p.add_argument("--overwrite", action="store_true",
@@ -387,17 +415,6 @@ def _add_cv(sub: argparse._SubParsersAction) -> None:
                         "deleting its fold results (never files serlib did not make)")
     _launcher_options(p)
     p.set_defaults(run=_run_cv)
-
-
-def _fold_names(text: str | None) -> list[str] | None:
-    """``--folds 1M,2F`` as a list; an empty list (``--folds ,,``) is an error."""
-    if text is None:
-        return None
-    names = [f.strip() for f in text.split(",") if f.strip()]
-    if not names:
-        raise SerlibError(f"--folds {text!r}: no fold named; give fold names, e.g. 1M,2F "
-                          "(S1 for loso, k1 for kfold), or leave --folds out for all")
-    return names
 
 
 def _launcher_options(p: argparse.ArgumentParser) -> None:
@@ -458,23 +475,17 @@ def _run_cv(args: argparse.Namespace) -> None:
     from .files import check_writable
     from .launch import cv_units, run_units
 
-    config = _train_config(args)
+    config, run = _train_config(args), _cv_run(args)
     settings = _launcher_settings(args)  # argument errors before the store is read
-    folds = _fold_names(args.folds)
     check_writable(args.out, "--out")
     store = load_features(args.features)
     if args.launcher != "slurm" and config.ser_model not in BASELINES:
         _note_settings(config, args.gpu)
     if args.launcher == "sequential":  # in this process, with its fold-by-fold log
-        run_cv(store, args.protocol, config, args.out, repeats=args.repeats, folds=folds,
-               loso_val=args.loso_val, keep_checkpoints=args.keep_checkpoints,
-               label=args.label, gpu=args.gpu, progress=args.progress,
+        run_cv(store, run, config, args.out, gpu=args.gpu, progress=args.progress,
                overwrite=args.overwrite)
     else:
-        run_units(cv_units(store, args.protocol, config, args.out, repeats=args.repeats,
-                           folds=folds, loso_val=args.loso_val,
-                           keep_checkpoints=args.keep_checkpoints, label=args.label,
-                           overwrite=args.overwrite),
+        run_units(cv_units(store, run, config, args.out, overwrite=args.overwrite),
                   args.launcher, **settings)
     if args.launcher == "slurm":
         print(f"see how far it is with: serlib status {args.out}")

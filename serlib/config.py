@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -303,12 +303,50 @@ class TrainConfig:
 #: others).
 EXECUTION_ONLY = ("resident", "compile", "fused", "tensorboard")
 
+@dataclass(frozen=True)
+class CVRun:
+    """How a cross-validation runs, apart from the training settings (:class:`TrainConfig`):
+    its protocol (:data:`serlib.cv.PROTOCOLS`), repeats, the folds it keeps (None: all),
+    loso's validation speaker, whether each fold's model is saved, and its label in reports.
+
+    One type for :func:`serlib.cv.run_cv`, :mod:`serlib.launch`, sweep files
+    (:mod:`serlib.sweep`: their top-level keys) and ``serlib cv`` (one option per field).
+    """
+
+    protocol: str = _option("5fold", "the fold protocol")
+    repeats: int = _option(1, "repeats of every fold, each with its own seed (see "
+                              "--repeat_seeds)")
+    folds: tuple[str, ...] | None = _option(
+        None, "only these folds, e.g. 1M,2F (S1 for loso, k1 for kfold)")
+    loso_val: bool = _option(False, "loso: validate on the next session")
+    keep_checkpoints: bool = _option(False, "also save each fold's model")
+    label: str | None = _option(None, "the run's name in reports (None: the model and its "
+                                      "enhancements)")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.repeats, int) or isinstance(self.repeats, bool) or \
+                self.repeats < 1:
+            raise SerlibError(f"--repeats {self.repeats!r}: give a whole number of at least 1")
+        if self.folds is not None:
+            folds = tuple(str(f) for f in self.folds)
+            if not folds:
+                raise SerlibError("--folds: no fold named; give fold names, e.g. 1M,2F, or "
+                                  "leave the option out for all")
+            object.__setattr__(self, "folds", folds)
+
+    @classmethod
+    def of(cls, run: CVRun | str, **options) -> CVRun:
+        """``run`` itself, a protocol's name with ``options`` (``run_cv(store, "5fold",
+        config, out, repeats=5)``), or ``run`` with ``options`` replaced."""
+        return cls(protocol=run, **options) if isinstance(run, str) else replace(run, **options)
+
+
 #: TrainConfig switches that name a run after its model (``alexnet+mixup``): a run folder's
 #: name says which of them are on, and nothing else of its settings.
 ENHANCEMENTS = ("mixup", "oversampling", "stability", "specaugment")
 
 #: The quick settings, shared by the demo and every notebook on a CPU, chosen by measurement
-#: (benchmarks/recipe.py; README, "The quick recipe") to learn on every fold of synthetic
+#: (benchmarks/recipe.py; docs/REFERENCE.md, "The quick recipe") to learn on every fold of synthetic
 #: corpora of several seeds and sizes in about a minute of a 2-core CPU per 5-fold run:
 #: FCN+GAP from random weights on 64-pixel images, 15 epochs, lr 3e-4; each speaker scaled
 #: by their own recordings (speaker normalisation: the session's channel stops setting the

@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import BASELINES, ENHANCEMENTS, TrainConfig
+from .config import BASELINES, ENHANCEMENTS, CVRun, TrainConfig
 from .errors import SerlibError
 from .runs import (
     DamagedFold,
@@ -279,45 +279,41 @@ def _select(all_folds: list[Fold], folds: list[str] | None, protocol: str) -> li
     return [f for f in all_folds if f.name in folds]
 
 
-def _folds_of(store: FeatureStore, protocol: str, config: TrainConfig, *, repeats: int,
-              loso_val: bool, log) -> list[Fold]:
+def _folds_of(store: FeatureStore, run: CVRun, config: TrainConfig, *, log) -> list[Fold]:
     from .store import speaker_info
 
     with warnings.catch_warnings(record=True) as caught:  # said in the run's log
         warnings.simplefilter("always")
-        all_folds = make_folds(protocol, list(store), repeats=repeats, seed=config.seed,
-                               loso_val=loso_val, seed_rule=config.repeat_seeds,
+        all_folds = make_folds(run.protocol, list(store), repeats=run.repeats, seed=config.seed,
+                               loso_val=run.loso_val, seed_rule=config.repeat_seeds,
                                speaker_info=speaker_info(getattr(store, "meta", {}), list(store)))
     for warning in caught:
         log(f"warning: {warning.message}")
     return all_folds
 
 
-def plan_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
-            repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
-            label: str | None = None, overwrite: bool = False, log=print) -> list[Fold]:
-    """The folds of a run (``folds`` keeps only those with these names), after creating
+def plan_cv(store: FeatureStore, run: CVRun, config: TrainConfig, out: str | os.PathLike, *,
+            overwrite: bool = False, log=print) -> list[Fold]:
+    """The folds of a run (``run.folds`` keeps only those with these names), after creating
     ``out`` or checking that it holds results of the same run (``overwrite``: a run
     folder of another configuration is started afresh)."""
-    plan = _select(_folds_of(store, protocol, config, repeats=repeats, loso_val=loso_val,
-                             log=log), folds, protocol)
-    prepare_out(Path(out), run_identity(store, protocol, config, loso_val),
-                label or run_label(config), list(store), planned=[f.key for f in plan],
+    plan = _select(_folds_of(store, run, config, log=log),
+                   list(run.folds) if run.folds is not None else None, run.protocol)
+    prepare_out(Path(out), run_identity(store, run.protocol, config, run.loso_val),
+                run.label or run_label(config), list(store), planned=[f.key for f in plan],
                 overwrite=overwrite)
     return plan
 
 
-def plan_fold(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike,
-              key: str, *, repeats: int = 1, loso_val: bool = False, label: str | None = None,
-              log=print) -> Fold:
+def plan_fold(store: FeatureStore, run: CVRun, config: TrainConfig, out: str | os.PathLike,
+              key: str, *, log=print) -> Fold:
     """The one fold ``key`` (``r0-1M``) of a run, after creating ``out`` or checking that it
     holds results of the same run (what a worker process or an array task needs)."""
-    folds = _folds_of(store, protocol, config, repeats=repeats, loso_val=loso_val, log=log)
-    fold = next((f for f in folds if f.key == key), None)
+    fold = next((f for f in _folds_of(store, run, config, log=log) if f.key == key), None)
     if fold is None:
-        raise SerlibError(f"{store.path}: no fold {key} in protocol {protocol}")
-    prepare_out(Path(out), run_identity(store, protocol, config, loso_val),
-                label or run_label(config), list(store), planned=[key])
+        raise SerlibError(f"{store.path}: no fold {key} in protocol {run.protocol}")
+    prepare_out(Path(out), run_identity(store, run.protocol, config, run.loso_val),
+                run.label or run_label(config), list(store), planned=[key])
     return fold
 
 
@@ -376,7 +372,7 @@ def save_fold(result: FoldResult, store: FeatureStore, out: str | os.PathLike, *
             tuple(result.classes) != tuple(store.classes):
         raise SerlibError(f"this fold was trained on other features or classes than those of "
                           f"{store.path}: save it with the store it was trained on")
-    folds = _folds_of(store, protocol, config, repeats=1, loso_val=False, log=lambda _: None)
+    folds = _folds_of(store, CVRun(protocol), config, log=lambda _: None)
     fold = next((f for f in folds if (list(f.test_ids), list(f.val_ids)) ==
                  (list(result.test_ids), list(result.val_ids))), None)
     if fold is None:  # refused before anything is written
@@ -388,14 +384,15 @@ def save_fold(result: FoldResult, store: FeatureStore, out: str | os.PathLike, *
     return _write_fold(Path(out), fold, store, config, summary(result))
 
 
-def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike, *,
-           repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
-           keep_checkpoints: bool = False, label: str | None = None, gpu: int | None = None,
-           progress: bool = True, overwrite: bool = False, log=print) -> list[Path]:
+def run_cv(store: FeatureStore, run: CVRun | str, config: TrainConfig, out: str | os.PathLike,
+           *, gpu: int | None = None, progress: bool = True, overwrite: bool = False, log=print,
+           **options) -> list[Path]:
     """Train and evaluate every fold not yet finished in ``out``, one after the other in
     this process; returns the result files. (:mod:`serlib.launch` runs the same folds
     as a SLURM job array or in parallel processes.)
 
+    ``run`` is a :class:`~serlib.config.CVRun`, or a protocol's name with its other fields
+    as keyword ``options`` (``run_cv(store, "5fold", config, out, repeats=5)``).
     ``folds`` restricts the run to some folds by name (``1M``, ``S3``), so that
     separate jobs can share a protocol; ``serlib report`` merges their folders. A fold
     file that is damaged is reported and trained again; a fold that another process is
@@ -403,8 +400,9 @@ def run_cv(store: FeatureStore, protocol: str, config: TrainConfig, out: str | o
     others, then waited for. ``overwrite`` starts afresh a folder of another
     configuration.
     """
-    plan = plan_cv(store, protocol, config, out, repeats=repeats, folds=folds,
-                   loso_val=loso_val, label=label, overwrite=overwrite, log=log)
+    run = CVRun.of(run, **options)
+    keep_checkpoints = run.keep_checkpoints
+    plan = plan_cv(store, run, config, out, overwrite=overwrite, log=log)
     held = []
     for i, fold in enumerate(plan, 1):
         where = f"[fold {i}/{len(plan)}] {fold.key}"

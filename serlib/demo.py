@@ -21,6 +21,7 @@ from .config import (
     EXECUTION_ONLY,
     QUICK,
     THESIS,
+    CVRun,
     FeatureConfig,
     TrainConfig,
 )
@@ -135,6 +136,7 @@ def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> Cor
     print(summarize(path))
     store = load_features(path)
     protocol = "5fold" if CORPORA[corpus].speaker_scheme == "sessions" else "kfold"
+    run = CVRun(protocol, config.repeats)
     baselines = [demo / "cv" / name for name in BASELINES]
     print(f"[4/6] baselines on the same folds ({protocol}): the majority class, and eGeMAPS + "
           f"logistic regression, into {demo / 'cv'}")
@@ -142,12 +144,11 @@ def run_demo(config: DemoConfig = DemoConfig(), *, progress: bool = True) -> Cor
     # not make its folder another configuration.
     base = replace(QUICK, seed=config.train.seed)
     for folder, name in zip(baselines, BASELINES, strict=True):
-        run_cv(store, protocol, replace(base, ser_model=name), folder,
-               repeats=config.repeats, progress=progress)
+        run_cv(store, run, replace(base, ser_model=name), folder, progress=progress)
     runs = demo / "cv" / run_name(config.train)
     print(f"[5/6] cross-validation ({protocol}) of {config.train.ser_model}, "
           f"{config.train.num_epochs} epochs, into {runs}")
-    run_cv(store, protocol, config.train, runs, repeats=config.repeats, progress=progress)
+    run_cv(store, run, config.train, runs, progress=progress)
     report = demo / "report"
     print(f"[6/6] report: {report}")
     written = write_report([runs, *baselines], report)

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import TrainConfig
+from .config import CVRun, TrainConfig
 from .cv import plan_cv
 from .errors import SerlibError
 from .runs import fold_lock, fold_path, fold_state, write_json
@@ -51,18 +51,20 @@ class Unit:
     """One (configuration, fold, repeat): what a separate process needs to train it.
 
     ``store`` and ``out`` are absolute paths; ``fold`` is the fold's key
-    (``r0-1M``); ``train`` holds the :class:`TrainConfig` fields.
+    (``r0-1M``); ``train`` holds the :class:`TrainConfig` fields; ``run`` the
+    cross-validation's :class:`~serlib.config.CVRun`.
     """
 
     store: str
     out: str
-    protocol: str
     fold: str
     train: dict
-    repeats: int = 1
-    loso_val: bool = False
-    keep_checkpoints: bool = False
-    label: str | None = None
+    run: CVRun = CVRun()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Unit:
+        """The unit of :func:`dataclasses.asdict`'s dict (as ``slurm-jobs.json`` records it)."""
+        return cls(**{**data, "run": CVRun(**data.get("run", {}))})
 
     @property
     def result(self) -> Path:
@@ -80,17 +82,17 @@ class Unit:
         return f"{Path(self.out).name}/{self.fold}"
 
 
-def cv_units(store: FeatureStore, protocol: str, config: TrainConfig, out: str | os.PathLike,
-             *, repeats: int = 1, folds: list[str] | None = None, loso_val: bool = False,
-             keep_checkpoints: bool = False, label: str | None = None,
-             overwrite: bool = False, log: Callable[[str], None] = print) -> list[Unit]:
-    """Every unit of a run, finished or not, after creating ``out`` (or checking that it
-    holds the same run; ``overwrite`` starts afresh one of another configuration), in the
-    order a sequential run takes them."""
-    plan = plan_cv(store, protocol, config, out, repeats=repeats, folds=folds,
-                   loso_val=loso_val, label=label, overwrite=overwrite, log=log)
-    return [Unit(str(Path(store.path).resolve()), str(Path(out).resolve()), protocol, fold.key,
-                 asdict(config), repeats, loso_val, keep_checkpoints, label) for fold in plan]
+def cv_units(store: FeatureStore, run: CVRun | str, config: TrainConfig,
+             out: str | os.PathLike, *, overwrite: bool = False,
+             log: Callable[[str], None] = print, **options) -> list[Unit]:
+    """Every unit of a run (``run``: a :class:`~serlib.config.CVRun`, or a protocol's name
+    with its other fields as ``options``, as :func:`serlib.cv.run_cv` takes it), finished or
+    not, after creating ``out`` (or checking that it holds the same run; ``overwrite``
+    starts afresh one of another configuration), in the order a sequential run takes them."""
+    run = CVRun.of(run, **options)
+    plan = plan_cv(store, run, config, out, overwrite=overwrite, log=log)
+    return [Unit(str(Path(store.path).resolve()), str(Path(out).resolve()), fold.key,
+                 asdict(config), run) for fold in plan]
 
 
 def run_unit(unit: Unit, *, gpu: int | None = None, progress: bool = False,
@@ -104,8 +106,7 @@ def run_unit(unit: Unit, *, gpu: int | None = None, progress: bool = False,
         return str(unit.result)
     store = load_features(unit.store)
     config = TrainConfig(**unit.train)
-    fold = plan_fold(store, unit.protocol, config, unit.out, unit.fold, repeats=unit.repeats,
-                     loso_val=unit.loso_val, label=unit.label, log=log)
+    fold = plan_fold(store, unit.run, config, unit.out, unit.fold, log=log)
     lock = fold_lock(unit.out, unit.fold)
     if not lock.acquire():
         log(f"{unit.name}: being trained by another process; waiting for it")
@@ -116,7 +117,7 @@ def run_unit(unit: Unit, *, gpu: int | None = None, progress: bool = False,
         log(f"{unit.name}: test {','.join(fold.test_ids)}, validation "
             f"{','.join(fold.val_ids) or 'none'}, seed {fold.seed}")
         return str(run_fold(store, fold, config, unit.out,
-                            keep_checkpoints=unit.keep_checkpoints, gpu=gpu,
+                            keep_checkpoints=unit.run.keep_checkpoints, gpu=gpu,
                             progress=progress, log=log))
     finally:
         lock.release()
@@ -264,8 +265,13 @@ def record_units(units: Iterable[Unit]) -> None:
 
 def recorded_units(out: str | os.PathLike) -> list[Unit]:
     """The units recorded in a run folder by :func:`submit_slurm` (``[]`` if none)."""
-    return [Unit(**entry["unit"]) for entry in _read_jobs(out).get("units", {}).values()
-            if "unit" in entry]
+    try:
+        return [Unit.from_dict(entry["unit"])
+                for entry in _read_jobs(out).get("units", {}).values() if "unit" in entry]
+    except (TypeError, AttributeError, SerlibError):
+        raise SerlibError(f"{Path(out) / JOBS_FILE}: its units are not what this serlib "
+                          "records (written by another version, or edited); submit the run "
+                          "again with serlib cv --launcher slurm") from None
 
 
 def unit_states(units: Iterable[Unit]) -> list[tuple[Unit, str, dict]]:

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import CVRun, TrainConfig
 from .cv import PROTOCOLS
 from .errors import SerlibError
 
@@ -42,9 +42,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-#: The keys of a sweep file's top level (besides ``[train]`` and ``[runs.NAME]``).
-TOP_KEYS = {"store": str, "protocol": str, "repeats": int, "out": str, "folds": list,
-            "loso_val": bool, "keep_checkpoints": bool}
+#: The keys of a sweep file's top level (besides ``[train]`` and ``[runs.NAME]``): the
+#: default store, the folder of the runs, and :class:`~serlib.config.CVRun`'s fields but its
+#: label (each run's is its name), with the types TOML gives them.
+TOP_KEYS = {"store": str, "out": str,
+            **{f.name: list if f.name == "folds" else type(f.default) for f in fields(CVRun)
+               if f.name != "label"}}
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,11 @@ class SweepRun:
 
 @dataclass(frozen=True)
 class Sweep:
-    """A parsed sweep file: the protocol and repeats that every run shares, and the runs."""
+    """A parsed sweep file: how every run is cross-validated (``cv``: protocol, repeats,
+    folds...), and the runs."""
 
-    protocol: str
-    repeats: int
+    cv: CVRun
     runs: tuple[SweepRun, ...]
-    folds: tuple[str, ...] | None = None
-    loso_val: bool = False
-    keep_checkpoints: bool = False
 
 
 def _train_fields() -> dict[str, object]:
@@ -144,10 +144,11 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         except SerlibError as e:
             raise SerlibError(f"{path}: runs.{name}: {e}") from None
         parsed.append(SweepRun(name, Path(store), config, out / name))
-    folds = top.get("folds")
-    return Sweep(protocol, top.get("repeats", 1), tuple(parsed),
-                 tuple(str(f) for f in folds) if folds else None, top.get("loso_val", False),
-                 top.get("keep_checkpoints", False))
+    try:
+        cv = CVRun(**{k: v for k, v in top.items() if k not in ("store", "out")})
+    except SerlibError as e:
+        raise SerlibError(f"{path}: {e}") from None
+    return Sweep(cv, tuple(parsed))
 
 
 def sweep_units(sweep: Sweep, *, log=print) -> list:
@@ -159,8 +160,6 @@ def sweep_units(sweep: Sweep, *, log=print) -> list:
     units = []
     for run in sweep.runs:
         store = load_features(run.store)
-        units += cv_units(store, sweep.protocol, run.config, run.out, repeats=sweep.repeats,
-                          folds=list(sweep.folds) if sweep.folds else None,
-                          loso_val=sweep.loso_val, keep_checkpoints=sweep.keep_checkpoints,
-                          label=run.name, log=log)
+        units += cv_units(store, replace(sweep.cv, label=run.name), run.config, run.out,
+                          log=log)
     return units

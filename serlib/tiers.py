@@ -90,7 +90,7 @@ TIERS: dict[str, Tier] = {
 COURSE_TIERS = ("quick", "gpu", "thesis")
 
 #: Minutes of each notebook in the quick tier on the project's 2-core CPU, measured by
-#: ``make notebooks`` from an empty course folder (README, "How long they take").
+#: ``make notebooks`` from an empty course folder (docs/REFERENCE.md, "How long they take").
 QUICK_CPU_MINUTES = {0: 0.2, 1: 0.2, 2: 0.2, 3: 1.5, 4: 0.3, 5: 0.9, 6: 1.1, 7: 2.0, 8: 0.2,
                      9: 7.7, 10: 7.1}
 #: Fold trainings per repeat that each notebook starts (the others are reused), for the

@@ -126,3 +126,44 @@ def test_train_flags_reproduce_a_configuration():
                    replace(THESIS, ser_model="alexnet", stability=True, scaler="speaker")):
         args = build_parser().parse_args(["cv", "store", *train_flags(config), "--out", "x"])
         assert _train_config(args) == config
+
+
+def _dests(command: str) -> dict[str, int]:
+    """How many options of ``serlib COMMAND`` write each destination."""
+    import argparse
+
+    from serlib.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    counts: dict[str, int] = {}
+    for action in sub.choices[command]._actions:
+        if action.option_strings:
+            counts[action.dest] = counts.get(action.dest, 0) + 1
+    return counts
+
+
+def test_cv_options_and_sweep_keys_come_from_the_same_fields():
+    """Every TrainConfig and CVRun field is exactly one serlib cv option (with its
+    default), and a sweep file's keys are those fields (CVRun's at the top level, but the
+    label, which is each run's name)."""
+    from dataclasses import fields
+
+    from serlib.config import CVRun, TrainConfig
+    from serlib.sweep import TOP_KEYS
+
+    dests = _dests("cv")
+    for cls in (TrainConfig, CVRun):
+        for f in fields(cls):
+            assert dests.get(f.name) == 1, f.name
+    assert set(TOP_KEYS) == {"store", "out"} | {f.name for f in fields(CVRun)} - {"label"}
+    assert set(_dests("train")) >= {f.name for f in fields(TrainConfig)}
+
+
+def test_cv_folds_option_gives_the_run_its_folds(tmp_path):
+    from serlib.cli import _cv_run, build_parser
+
+    args = build_parser().parse_args(["cv", str(tmp_path), "--folds", "1M, 2F", "--repeats",
+                                      "3", "--keep_checkpoints", "--out", str(tmp_path / "o")])
+    run = _cv_run(args)
+    assert (run.protocol, run.repeats, run.folds, run.keep_checkpoints, run.label) == \
+        ("5fold", 3, ("1M", "2F"), True, None)

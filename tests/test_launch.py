@@ -103,7 +103,7 @@ def test_slurm_options_become_submitit_parameters():
 
 
 def test_status_of_units_never_submitted(tmp_path):
-    unit = Unit(str(tmp_path / "store"), str(tmp_path / "run"), "5fold", "r0-1M", {})
+    unit = Unit(str(tmp_path / "store"), str(tmp_path / "run"), "r0-1M", {})
     (tmp_path / "run").mkdir()
     assert status_lines([unit]) == [f"{'run/r0-1M':32s} not submitted"]
     unit.result.write_text("{}")
@@ -140,7 +140,7 @@ def _write(path: Path, text: str) -> Path:
 
 def test_the_shipped_sweep_file_is_the_thesis_table():
     sweep = load_sweep(ROOT / "sweeps" / "thesis-table.toml")
-    assert (sweep.protocol, sweep.repeats, len(sweep.runs)) == ("5fold", 5, 7)
+    assert (sweep.cv.protocol, sweep.cv.repeats, len(sweep.runs)) == ("5fold", 5, 7)
     assert all(r.config.num_epochs == 100 and r.config.pretrained for r in sweep.runs)
     stability = [r for r in sweep.runs if r.config.stability]
     assert {r.config.ser_model for r in stability} == {"alexnet", "alexnet_gap"}
@@ -222,3 +222,23 @@ def test_slurm_without_sbatch_says_where_to_submit_from(store, tmp_path, monkeyp
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(SerlibError, match="sbatch not found: submit from .* login node"):
         run_units(units, "slurm", **QUIET)
+
+
+def test_units_are_recorded_and_read_back_and_a_foreign_record_is_refused(tmp_path):
+    from serlib.config import CVRun
+    from serlib.launch import record_units, recorded_units
+
+    out = tmp_path / "run"
+    out.mkdir()
+    run = CVRun("5fold", repeats=2, folds=("1M",), keep_checkpoints=True, label="x")
+    unit = Unit(str(tmp_path / "store"), str(out), "r1-1M", {"num_epochs": 1}, run)
+    record_units([unit])
+    assert recorded_units(out) == [unit]
+    # A record of another version's units (the options flat in the unit) is one line.
+    (out / "slurm-jobs.json").write_text(json.dumps({"units": {"r0-1M": {"unit": {
+        "store": "s", "out": str(out), "protocol": "5fold", "fold": "r0-1M", "train": {}}}}}))
+    with pytest.raises(SerlibError, match="slurm-jobs.json: its units are not what this "
+                                          "serlib records"):
+        recorded_units(out)
+    with pytest.raises(SerlibError, match="--repeats 0"):
+        CVRun(repeats=0)
