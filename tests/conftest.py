@@ -107,7 +107,7 @@ def pytest_report_header(config) -> str:
     free = shutil.disk_usage(tempfile.gettempdir()).free
     return (f"serlib: course folder {os.environ.get('SERLIB_DATA')}, "
             f"{free / 1e9:.1f} GB free in {tempfile.gettempdir()} "
-            "(a full run needs about 10 GB at its peak)")
+            "(a full run writes several GB: checkpoints, weights, a Colab environment)")
 
 
 @pytest.fixture(autouse=True)
