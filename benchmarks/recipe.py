@@ -10,8 +10,8 @@ baselines, and writes what docs/REFERENCE.md's recipe section cites:
 Each recipe is the settings before the probe with some fields changed
 (``RECIPES``; ``quick`` is ``serlib.config.QUICK``). The Markdown it prints: mean
 WA, UA and macro-F1, the lowest fold UA, the number of collapsed folds, wall time,
-and the paired UA difference from the first recipe with its 95 % bootstrap
-interval (``serlib.report``), beside the two baselines.
+and the paired UA difference from the first recipe with the 95 % interval of a
+sign-flip test (``serlib.report``; none below 6 pairs), beside the two baselines.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from serlib.corpora import index_corpus, synthesize
 from serlib.cv import run_cv
 from serlib.extract import extract_features
 from serlib.features import load_features
-from serlib.report import load_runs, paired_table
+from serlib.report import format_difference, load_runs, paired_table
 
 #: The quick settings before this probe: FCN+GAP from scratch, 10 epochs, 128 px, lr 1e-3,
 #: the thesis's scaler, the best epoch chosen by validation WA.
@@ -104,9 +104,8 @@ def main() -> None:
         for run in runs:
             t = run.table()
             fold_ua = t.groupby("fold")["UA"].mean()
-            delta = "–" if run.label not in paired.index else (
-                f"{paired.loc[run.label, 'dUA']:+.1f} [{paired.loc[run.label, 'dUA_low']:+.1f}, "
-                f"{paired.loc[run.label, 'dUA_high']:+.1f}]")
+            delta = "–" if run.label not in paired.index else format_difference(
+                *paired.loc[run.label, ["dUA", "dUA_low", "dUA_high"]])
             lines.append(f"| {run.label} | {t['WA'].mean():.1f} | {t['UA'].mean():.1f} | "
                          f"{t['F1'].mean():.1f} | {fold_ua.min():.1f} ({fold_ua.idxmin()}) | "
                          f"{int(t['collapsed'].sum())} of {len(t)} | {delta} | "

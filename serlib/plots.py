@@ -111,8 +111,9 @@ def comparison_figure(folds, paired=None) -> Figure:
         y = np.arange(len(paired))
         for offset, metric, colour in ((0.15, "UA", "C1"), (-0.15, "WA", "C0")):
             mean = paired[f"d{metric}"].to_numpy()
-            err = np.abs(np.stack([paired[f"d{metric}_low"], paired[f"d{metric}_high"]])
-                         - mean)
+            # No bar where the pairs were too few for an interval (NaN ends): a dot alone.
+            err = np.nan_to_num(np.abs(np.stack([paired[f"d{metric}_low"],
+                                                 paired[f"d{metric}_high"]]) - mean))
             ax.errorbar(mean, y + offset, xerr=err, fmt="o", capsize=4, color=colour,
                         label=f"Δ{metric}")
         ax.axvline(0, color="grey", lw=1)
@@ -120,7 +121,7 @@ def comparison_figure(folds, paired=None) -> Figure:
                                                              strict=True)])
         ax.set_ylim(len(paired) - 0.5, -0.5)
         ax.set_xlabel(f"difference from {paired['reference'].iloc[0]} (percentage points)")
-        ax.set_title("Paired difference, mean and 95 % bootstrap interval")
+        ax.set_title("Paired difference, mean and 95 % sign-flip interval")
         ax.grid(alpha=0.3, axis="x")
         legend_axes.append(ax)
     # One legend under the whole figure: below rotated run names, whatever their length.

@@ -9,10 +9,12 @@ is flagged as **collapsed**: the model did not learn to tell the classes apart
 there, whatever its WA says.
 
 Runs that share folds and repeats are compared **paired**: the difference in
-UA and WA fold by fold, its mean, and a 95 % bootstrap interval (folds resampled
-with replacement, then each fold's repeats), against a reference run (the
-first one by default). An interval that contains 0 means the difference is
-within the noise of these folds.
+UA and WA fold by fold and repeat by repeat, its mean, and a sign-flip permutation
+test (:mod:`serlib.stats`) against a reference run (the first one by default), whose
+false-alarm rate is 5 % by construction and measured in tests/test_stats.py. Its 95 %
+interval holds 0 when the difference is within the noise of these folds and seeds;
+below 6 pairs (5 folds x 1 repeat) no verdict is possible and the report says
+"too few folds to tell".
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ from .errors import SerlibError
 from .files import check_writable, claim_folder
 from .metrics import COLLAPSE_MARGIN, COLLAPSE_SHARE, fold_scores
 from .runs import CONFIG_FILE, DamagedFold, read_config, read_fold, write_json
-
-BOOTSTRAP_RESAMPLES = 10_000
+from .stats import SignFlip, sign_flip_test
 
 
 @dataclass
@@ -185,37 +186,29 @@ def class_table(runs: list[Run]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Paired:
-    """The paired difference ``run - reference`` in one metric (percentage points)."""
+    """The paired difference ``run - reference`` in one metric (percentage points), tested
+    by :func:`serlib.stats.sign_flip_test`."""
 
     run: str
     reference: str
     metric: str
-    mean: float
-    low: float
-    high: float
-    folds: int
-    pairs: int
+    test: SignFlip
 
-    @property
-    def verdict(self) -> str:
-        """``higher``, ``lower``, ``within noise`` (the interval holds 0), or too few folds."""
-        if self.folds < 3:
-            return "too few folds to tell"
-        if self.low > 0:
-            return "higher"
-        if self.high < 0:
-            return "lower"
-        return "within noise"
+    def __getattr__(self, name: str):
+        # mean, low, high, p, folds, pairs and verdict are the test's.
+        if name == "test":
+            raise AttributeError(name)
+        return getattr(self.test, name)
 
 
 def paired_difference(reference: Run, run: Run, metric: str = "UA", *,
-                      resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Paired | None:
+                      seed: int = 0) -> Paired | None:
     """``run - reference`` in ``metric`` over the folds both have; None when they share none.
 
     Within a fold, repeats with the same number are paired; a fold whose repeats do
     not match contributes the difference of its means. The estimate is the mean over
-    folds of each fold's mean difference; its 95 % interval is the percentile
-    bootstrap that resamples folds with replacement and, within each, its differences.
+    folds of each fold's mean difference; p-value, interval and verdict are the sign-flip
+    test's (:mod:`serlib.stats`): "too few folds to tell" below 6 pairs or 3 folds.
     """
     a, b = reference.table(), run.table()
     groups = []
@@ -229,14 +222,7 @@ def paired_difference(reference: Run, run: Run, metric: str = "UA", *,
                       else np.array([fb.mean() - fa.mean()]))
     if not groups:
         return None
-    rng = np.random.default_rng(seed)
-    # (F, R): each fold's mean over a resample of its own differences, then folds resampled.
-    inner = np.stack([rng.choice(g, size=(resamples, len(g))).mean(axis=1) for g in groups])
-    picks = rng.integers(len(groups), size=(resamples, len(groups)))
-    boot = inner[picks, np.arange(resamples)[:, None]].mean(axis=1)
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return Paired(run.label, reference.label, metric, float(np.mean([g.mean() for g in groups])),
-                  float(low), float(high), len(groups), sum(len(g) for g in groups))
+    return Paired(run.label, reference.label, metric, sign_flip_test(groups, seed=seed))
 
 
 def paired_table(runs: list[Run], reference: str | None = None) -> pd.DataFrame:
@@ -259,7 +245,7 @@ def paired_table(runs: list[Run], reference: str | None = None) -> pd.DataFrame:
         rows.append({"run": run.label, "reference": ref.label, "folds": ua.folds,
                      "pairs": ua.pairs, "dUA": ua.mean, "dUA_low": ua.low, "dUA_high": ua.high,
                      "dWA": wa.mean, "dWA_low": wa.low, "dWA_high": wa.high,
-                     "UA verdict": ua.verdict})
+                     "p UA": ua.p, "UA verdict": ua.verdict})
     return pd.DataFrame(rows)
 
 
@@ -269,7 +255,10 @@ def _params(n: int) -> str:
     return f"{n:,}" if n < 100_000 else f"{n / 1e6:.2f} M"
 
 
-def _signed(value: float, low: float, high: float) -> str:
+def format_difference(value: float, low: float, high: float) -> str:
+    """``+5.0 [+1.2, +8.8]``, or ``+5.0`` alone when the pairs are too few for an interval."""
+    if np.isnan(low):
+        return f"{value:+.1f}"
     return f"{value:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
@@ -302,13 +291,14 @@ def markdown(table: pd.DataFrame, paired: pd.DataFrame | None = None,
     if paired is not None and len(paired):
         ref = paired["reference"].iloc[0]
         lines += ["", f"Paired differences against **{ref}** (percentage points, mean over "
-                      "folds [95 % bootstrap interval]):", "",
-                  "| run | folds (pairs) | ΔWA | ΔUA | UA |", "|---|---|---|---|---|"]
+                      "folds [95 % interval of a sign-flip test over the fold-and-repeat "
+                      "pairs]; below 6 pairs no verdict is possible):", "",
+                  "| run | folds (pairs) | ΔWA | ΔUA | p (UA) | UA |", "|---|---|---|---|---|---|"]
         for _, p in paired.iterrows():
             lines.append(f"| {p['run']} | {p['folds']} ({p['pairs']}) | "
-                         f"{_signed(p['dWA'], p['dWA_low'], p['dWA_high'])} | "
-                         f"{_signed(p['dUA'], p['dUA_low'], p['dUA_high'])} | "
-                         f"{p['UA verdict']} |")
+                         f"{format_difference(p['dWA'], p['dWA_low'], p['dWA_high'])} | "
+                         f"{format_difference(p['dUA'], p['dUA_low'], p['dUA_high'])} | "
+                         f"{p['p UA']:.3f} | {p['UA verdict']} |")
     if runs:
         lines += ["", tested_note(runs)]
     return "\n".join(lines)

@@ -305,7 +305,7 @@ def test_paired_differences_with_a_known_difference(tmp_path):
     write_report([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "rep", echo=False)
     text = (tmp_path / "rep" / "results.md").read_text()
     assert "against **fcn**" in text and "| fcn+mixup | 5 (10) | +0.0 [+0.0, +0.0] | " \
-        "+5.0 [+5.0, +5.0] | higher |" in text
+        "+5.0 [+5.0, +5.0] | 0.002 | higher |" in text
     paired = pd.read_csv(tmp_path / "rep" / "paired.csv").set_index("run")
     assert paired.loc["fcn+noise", "UA verdict"] == "within noise"
     with pytest.raises(SerlibError, match="--reference 'nope'"):
