@@ -60,8 +60,16 @@ def test_demo_runs_on_a_small_synthetic_corpus(tmp_path):
         "corpora of 1,500 turns and more; with 150," in r.stdout
     assert "| majority | majority |" in r.stdout and "| acoustic | acoustic |" in r.stdout
     assert "Paired differences against **alexnet_gap**" in r.stdout
+    # Two repeats by default: 10 pairs, on which the paired test can decide.
+    assert "| majority | 5 (10) |" in r.stdout
     again = run(*args)  # everything is reused: no fold is trained twice
-    assert again.returncode == 0 and again.stdout.count("done already, skipped") == 15
+    assert again.returncode == 0 and again.stdout.count("done already, skipped") == 30
+
+
+def test_demo_refuses_no_repeats_in_one_line(tmp_path):
+    r = run("demo", "--data", str(tmp_path / "data"), "--repeats", "0")
+    assert r.returncode != 0 and r.stderr.strip() == "serlib: error: --repeats 0 must be 1 or more"
+    assert not (tmp_path / "data").exists()
 
 
 def test_only_a_corpus_smaller_than_those_measured_gets_the_note():
