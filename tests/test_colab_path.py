@@ -10,8 +10,9 @@ in order, and only notebook 0 is told where IEMOCAP is. What a learner relies on
 each notebook used that IEMOCAP tree, notebooks 1 and 2 found the tier chosen in notebook 0
 (the notebooks that train are told the check tier, 2 epochs: the walk is about paths, not
 scores), the course folder on the Drive holds the state, nothing kept by an earlier notebook
-was made again, and no notebook wrote outside its runtime folder and the Drive. What is not simulated: the
-``%pip install`` from GitHub (the wheel is installed before), a GPU, Drive's slowness.
+was made again, and no notebook wrote outside its runtime folder and the Drive. What is not
+simulated: the ``%pip install`` from GitHub (the wheel is installed before), a GPU, Drive's
+slowness.
 """
 
 from __future__ import annotations
