@@ -63,6 +63,17 @@ RECIPES: dict[str, dict] = {
 BASELINES = ("majority", "acoustic")
 
 
+def synthetic_store(work: Path, utterances: int, seed: int):
+    """The synthetic IEMOCAP corpus of this size and seed, indexed and extracted under
+    ``work`` with the default features: ``(index, store)``."""
+    root = synthesize(work / f"synth-{seed}-{utterances}", "iemocap", utterances, seed,
+                      progress=False)
+    index = index_corpus("iemocap", root, progress=False)
+    store = load_features(extract_features(index, FeatureConfig(),
+                                           work / f"store-{seed}-{utterances}", progress=False))
+    return index, store
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--utterances", type=int, default=1500)
@@ -77,12 +88,7 @@ def main() -> None:
         p.error(f"unknown recipe(s) {unknown}; choose from {list(RECIPES)}")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
-        root = synthesize(work / f"synth-{args.seed}-{args.utterances}", "iemocap",
-                          args.utterances, args.seed, progress=False)
-        index = index_corpus("iemocap", root, progress=False)
-        store = load_features(extract_features(index, FeatureConfig(),
-                                               work / f"store-{args.seed}-{args.utterances}",
-                                               progress=False))
+        index, store = synthetic_store(work, args.utterances, args.seed)
         folders, seconds = [], {}
         for name in [*names, *BASELINES]:
             config = replace(BEFORE, ser_model=name) if name in BASELINES else \

@@ -25,12 +25,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from serlib.config import QUICK, FeatureConfig
-from serlib.corpora import index_corpus, synthesize
+from recipe import synthetic_store  # benchmarks/recipe.py, beside this script
+
+from serlib.config import QUICK
 from serlib.cv import run_cv
 from serlib.demo import DemoConfig
-from serlib.extract import extract_features
-from serlib.features import load_features
 from serlib.report import Run, load_runs, paired_difference
 
 BASELINES = ("majority", "acoustic")
@@ -70,12 +69,7 @@ def main() -> None:
         p.error(f"--repeats must be at least {DemoConfig.repeats + 1}")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
-        root = synthesize(work / f"synth-{args.seed}-{args.utterances}", "iemocap",
-                          args.utterances, args.seed, progress=False)
-        index = index_corpus("iemocap", root, progress=False)
-        store = load_features(extract_features(index, FeatureConfig(),
-                                               work / f"store-{args.seed}-{args.utterances}",
-                                               progress=False))
+        index, store = synthetic_store(work, args.utterances, args.seed)
         folders, seconds = {}, {}
         for name in ("alexnet_gap", *BASELINES):
             config = quick if name == "alexnet_gap" else replace(quick, ser_model=name)
