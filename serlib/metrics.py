@@ -54,6 +54,9 @@ def evaluate_utterances(seg_log_probs: np.ndarray, num_segs: np.ndarray, utt_lab
 COLLAPSE_SHARE = 0.9
 #: ... or when its UA is within this many points of chance (100 / number of classes).
 COLLAPSE_MARGIN = 5.0
+#: A class whose recall, summed over a run's folds, is below this (%) is flagged as
+#: **missed**: the model nearly never finds it, whatever its mean UA says.
+MISSED_RECALL = 10.0
 
 
 def fold_scores(confusion: np.ndarray, classes: list[str]) -> dict:

@@ -6,7 +6,8 @@ every fold: WA, UA, macro-F1 and each class's precision and recall, all
 computed from the fold's confusion matrix. A fold that answers one class for
 90 % or more of its test utterances, or whose UA is within 5 points of chance,
 is flagged as **collapsed**: the model did not learn to tell the classes apart
-there, whatever its WA says.
+there, whatever its WA says. A class found in under 10 % of its test utterances,
+summed over the folds, is flagged as **missed**, though no fold collapsed.
 
 Runs that share folds and repeats are compared **paired**: the difference in
 UA and WA fold by fold and repeat by repeat, its mean, and a sign-flip permutation
@@ -32,7 +33,7 @@ import pandas as pd
 from . import plots
 from .errors import SerlibError
 from .files import check_writable, claim_folder
-from .metrics import COLLAPSE_MARGIN, COLLAPSE_SHARE, fold_scores
+from .metrics import COLLAPSE_MARGIN, COLLAPSE_SHARE, MISSED_RECALL, fold_scores
 from .runs import CONFIG_FILE, DamagedFold, read_config, read_fold, write_json
 from .stats import SignFlip, sign_flip_test
 
@@ -173,15 +174,31 @@ def scores_table(evaluations: dict[str, object], classes: list[str] | tuple[str,
 
 
 def class_table(runs: list[Run]) -> pd.DataFrame:
-    """Each run's precision and recall per class (%), from the confusion summed over folds."""
+    """Each run's precision and recall per class (%), from the confusion summed over folds,
+    and whether the class was **missed** (recall below ``MISSED_RECALL``)."""
     rows = []
     for run in runs:
         scores = fold_scores(run.confusion(), run.classes)
         for name in run.classes:
+            recall = scores[f"recall {name}"]
             rows.append({"run": run.label, "class": name,
-                         "precision": scores[f"precision {name}"],
-                         "recall": scores[f"recall {name}"]})
+                         "precision": scores[f"precision {name}"], "recall": recall,
+                         "missed": bool(recall < MISSED_RECALL)})
     return pd.DataFrame(rows)
+
+
+def missed_note(runs: list[Run]) -> str | None:
+    """One line naming each run's missed classes with their recall, or None when no run
+    missed one: a run can miss a class without any of its folds collapsing."""
+    table = class_table(runs)
+    missed = table[table["missed"]]
+    if missed.empty:
+        return None
+    parts = [f"{run}: " + ", ".join(f"{r['class']} ({r['recall']:.0f} %)"
+                                    for _, r in rows.iterrows())
+             for run, rows in missed.groupby("run", sort=False)]
+    return (f"⚠ missed: classes found in under {MISSED_RECALL:.0f} % of their test utterances, "
+            f"summed over the folds: {'; '.join(parts)}.")
 
 
 @dataclass(frozen=True)
@@ -288,6 +305,9 @@ def markdown(table: pd.DataFrame, paired: pd.DataFrame | None = None,
             lines += ["", f"⚠ collapsed (in at least one repeat): one class for "
                           f"{100 * COLLAPSE_SHARE:.0f} % or more of the test utterances, or "
                           f"UA within {COLLAPSE_MARGIN:.0f} points of chance."]
+        missed = missed_note(runs) if runs else None
+        if missed:
+            lines += ["", missed]
     if paired is not None and len(paired):
         ref = paired["reference"].iloc[0]
         lines += ["", f"Paired differences against **{ref}** (percentage points, mean over "

@@ -155,11 +155,11 @@ def test_a_folder_of_other_code_or_another_store_is_refused(tmp_path, monkeypatc
     assert json.loads((tmp_path / "cv.json").read_text())["identity"]["serlib"] == "9.9.9"
 
 
-def made_up_run(folder, label, model, scores, num_params=1000):
+def made_up_run(folder, label, model, scores, num_params=1000, classes=("a", "b")):
     """A results folder written by hand: fold -> (WA, UA, confusion)."""
     folder.mkdir(parents=True)
     identity = {"protocol": "5fold", "train_config": {"ser_model": model, "label": label},
-                "classes": ["a", "b"]}
+                "classes": list(classes)}
     (folder / "cv.json").write_text(json.dumps({"label": label, "identity": identity}))
     for (fold, repeat), (wa, ua, conf) in scores.items():
         (folder / f"fold-r{repeat}-{fold}.json").write_text(json.dumps({
@@ -328,6 +328,24 @@ def test_the_report_flags_a_collapsed_fold_everywhere(tmp_path):
     assert folds["precision b"].tolist() == pytest.approx([80, 62.5])
     assert {p.name for p in written["figures"]} >= {"comparison.png",
                                                      "confusion-00-fcn.png"}
+
+
+def test_a_class_nearly_never_found_is_flagged_though_no_fold_collapsed(tmp_path):
+    """Three classes; the model finds 1 of 20 'c' over two folds (5 %), none collapses."""
+    made_up_run(tmp_path / "r", "fcn", "alexnet_gap", {
+        ("1M", 0): (0.7, 0.65, [[9, 1, 0], [1, 9, 0], [4, 5, 1]]),
+        ("2F", 0): (0.6, 0.6, [[8, 2, 0], [2, 8, 0], [5, 5, 0]])}, classes="abc")
+    run, = load_runs([tmp_path / "r"])
+    assert not run.table()["collapsed"].any()
+    from serlib.report import class_table
+
+    classes = class_table([run]).set_index("class")
+    assert classes["missed"].to_dict() == {"a": False, "b": False, "c": True}
+    assert classes.loc["c", "recall"] == pytest.approx(5)
+    write_report([tmp_path / "r"], tmp_path / "rep", echo=False)
+    text = (tmp_path / "rep" / "results.md").read_text()
+    assert "⚠ missed: classes found in under 10 % of their test utterances, summed over the " \
+        "folds: fcn: c (5 %)." in text
 
 
 def test_a_fold_trained_alone_is_saved_as_run_cv_would_write_it(tmp_path):
