@@ -24,7 +24,7 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -202,20 +202,14 @@ def missed_note(runs: list[Run]) -> str | None:
 
 
 @dataclass(frozen=True)
-class Paired:
-    """The paired difference ``run - reference`` in one metric (percentage points), tested
-    by :func:`serlib.stats.sign_flip_test`."""
+class Paired(SignFlip):
+    """The paired difference ``run - reference`` in one metric (percentage points): the
+    outcome of :func:`serlib.stats.sign_flip_test` (mean, interval, p, pairs, folds,
+    verdict) with what was compared."""
 
-    run: str
-    reference: str
-    metric: str
-    test: SignFlip
-
-    def __getattr__(self, name: str):
-        # mean, low, high, p, folds, pairs and verdict are the test's.
-        if name == "test":
-            raise AttributeError(name)
-        return getattr(self.test, name)
+    run: str = ""
+    reference: str = ""
+    metric: str = "UA"
 
 
 def paired_difference(reference: Run, run: Run, metric: str = "UA", *,
@@ -239,7 +233,8 @@ def paired_difference(reference: Run, run: Run, metric: str = "UA", *,
                       else np.array([fb.mean() - fa.mean()]))
     if not groups:
         return None
-    return Paired(run.label, reference.label, metric, sign_flip_test(groups, seed=seed))
+    return Paired(**asdict(sign_flip_test(groups, seed=seed)), run=run.label,
+                  reference=reference.label, metric=metric)
 
 
 def paired_table(runs: list[Run], reference: str | None = None) -> pd.DataFrame:
