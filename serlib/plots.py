@@ -152,14 +152,15 @@ def _extent(frames: int, config, mel: bool) -> tuple[float, float, float, float]
 
 
 def spectrogram_axes(ax, x: np.ndarray, config, *, mel: bool = False, title: str = "",
-                     delta: bool = False):
+                     delta: bool = False, cmap: str = "magma"):
     """Draw one ``(F, T)`` spectrogram on ``ax`` with time (s) and frequency axes; returns the
-    image (for a colour bar). dB channels share the range [-top_db, 0]; deltas are centred."""
+    image (for a colour bar). dB channels share the range [-top_db, 0] (in ``cmap``; grey
+    under a coloured overlay); deltas are centred."""
     if delta:
         lim = float(np.abs(x).max()) or 1.0
         kw = {"cmap": "coolwarm", "vmin": -lim, "vmax": lim}
     else:
-        kw = {"cmap": "magma", "vmin": -config.top_db, "vmax": 0.0}
+        kw = {"cmap": cmap, "vmin": -config.top_db, "vmax": 0.0}
     im = ax.imshow(x, origin="lower", aspect="auto", interpolation="nearest",
                    extent=_extent(x.shape[-1], config, mel), **kw)
     ax.set_xlabel("time (s)")
@@ -168,26 +169,36 @@ def spectrogram_axes(ax, x: np.ndarray, config, *, mel: bool = False, title: str
     return im
 
 
-def spectrogram_grid(panels: dict[str, dict[str, np.ndarray]], config, title: str) -> Figure:
+def spectrogram_grid(panels: dict[str, dict[str, np.ndarray]], config, title: str, *,
+                     ncols: int | None = None) -> Figure:
     """Rows of ``(F, T)`` spectrograms, e.g. emotions x feature types (rows may differ).
 
     A column whose name contains ``mel`` gets a mel axis, one whose name contains
-    ``delta`` or ``Δ`` a centred colour scale.
+    ``delta`` or ``Δ`` a centred colour scale. ``ncols``: at most that many panels side by
+    side, a longer row wrapping onto the next lines, with one dB colour bar for the whole
+    figure (six panels in one row are too small to read); by default each row is one line.
     """
-    rows = list(panels)
-    width = max(len(row) for row in panels.values())
-    fig = Figure(figsize=(3.3 * width + 1, 2.5 * len(rows) + 0.6), layout="constrained")
-    axes = fig.subplots(len(rows), width, squeeze=False)
-    for i, r in enumerate(rows):
-        for ax in axes[i, len(panels[r]):]:
+    width = ncols or max(len(row) for row in panels.values())
+    # (row name, its panels' names) per line of the grid: a row longer than ``width`` wraps.
+    lines = [(r, names[i:i + width]) for r, names in ((r, list(c)) for r, c in panels.items())
+             for i in range(0, len(names), width)]
+    fig = Figure(figsize=(3.3 * width + 1, 2.5 * len(lines) + 0.6), layout="constrained")
+    axes = fig.subplots(len(lines), width, squeeze=False)
+    db_image = None
+    for i, (r, names) in enumerate(lines):
+        for ax in axes[i, len(names):]:
             ax.set_axis_off()
-        for j, c in enumerate(panels[r]):
+        for j, c in enumerate(names):
             delta = "delta" in c.lower() or "Δ" in c
             im = spectrogram_axes(axes[i, j], panels[r][c], config, mel="mel" in c.lower(),
                                   title=f"{r}: {c}", delta=delta)
-            if i == len(rows) - 1 or delta:
+            db_image = db_image if delta else im
+            if delta or (ncols is None and i == len(lines) - 1):
                 fig.colorbar(im, ax=axes[i, j], label="dB" if not delta else "dB per frame",
                              shrink=0.8)
+    if ncols is not None and db_image is not None:
+        # Every dB panel has the same range [-top_db, 0]: one bar, beside the whole grid.
+        fig.colorbar(db_image, ax=axes, label="dB", shrink=0.6)
     fig.suptitle(title)
     return fig
 
@@ -212,69 +223,143 @@ def segments_figure(x: np.ndarray, config, starts: Sequence[int], title: str) ->
 
 
 def panels_figure(arrays: Sequence[np.ndarray], titles: Sequence[str], title: str, *,
-                  cbar_label: str = "", xlabel: str = "time frame",
+                  cbar_label: str | Sequence[str] = "", xlabel: str = "time frame",
                   ylabel: str = "frequency bin", cmap: str = "magma",
-                  origin: str = "lower") -> Figure:
-    """A row of 2-D arrays side by side, each with its own colour bar (image steps, mixup)."""
-    fig = Figure(figsize=(3.4 * len(arrays) + 0.5, 3.3), layout="constrained")
-    for ax, a, t in zip(np.atleast_1d(fig.subplots(1, len(arrays))), arrays, titles,
-                        strict=True):
-        im = ax.imshow(a, origin=origin, aspect="auto", cmap=cmap, interpolation="nearest")
+                  origin: str = "lower", ncols: int | None = None,
+                  limits: tuple[float, float] | None = None) -> Figure:
+    """2-D arrays ``(H, W)`` side by side (image steps, mixup), ``ncols`` to a line (by
+    default all in one line).
+
+    ``cbar_label``: one label for every colour bar, or one per array. Each array has its
+    own colour scale and bar; ``limits`` ``(vmin, vmax)`` puts them all on that one scale,
+    with one colour bar, so that levels compare across panels.
+    """
+    n = len(arrays)
+    ncols = min(ncols or n, n)
+    nrows = -(-n // ncols)
+    labels = [cbar_label] * n if isinstance(cbar_label, str) else list(cbar_label)
+    if len(labels) != n:
+        raise ValueError(f"{n} arrays but {len(labels)} colour bar labels")
+    fig = Figure(figsize=(3.4 * ncols + 0.5 + (0.6 if limits else 0), 3.0 * nrows + 0.4),
+                 layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    vmin, vmax = limits if limits else (None, None)
+    for ax in axes.flat[n:]:
+        ax.set_axis_off()
+    for ax, a, t, label in zip(axes.flat, arrays, titles, labels, strict=False):
+        im = ax.imshow(a, origin=origin, aspect="auto", cmap=cmap, interpolation="nearest",
+                       vmin=vmin, vmax=vmax)
         ax.set_title(t, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        fig.colorbar(im, ax=ax, label=cbar_label, shrink=0.85)
+        if not limits:
+            fig.colorbar(im, ax=ax, label=label, shrink=0.85)
+    if limits:
+        fig.colorbar(im, ax=axes, label=labels[0], shrink=0.7)
     fig.suptitle(title)
     return fig
 
 
+def _map_limits(m: np.ndarray, signed: bool, limit: float | None = None
+               ) -> tuple[float, float]:
+    """Colour limits of a map ``(h, w)``, anchored at 0 so that its contrast is not
+    stretched: ``(-top, top)`` for a signed map, ``(0, top)`` for a non-negative one, where
+    ``top`` is ``limit`` or the map's largest absolute value."""
+    top = float(limit) if limit is not None else float(np.max(np.abs(m))) or 1.0
+    return (-top if signed else 0.0, top)
+
+
 def cam_figure(spectrograms: np.ndarray, maps: np.ndarray, titles: Sequence[str],
                config, map_titles: Sequence[str] | None = None, *,
-               label: str = "class score (logit contribution)",
-               title: str = "Where the FCN+GAP model finds evidence for a class (each map on "
-                            "its own scale)") -> Figure:
-    """Spectrograms ``(N, F, T)`` above the same with class activation maps ``(N, h, w)``
-    (upsampled, image rows top-down as the model saw them) drawn over them; ``label`` and
-    ``title`` name other maps (the attention FCN's weights).
+               label: str | None = None, title: str | None = None,
+               limit: float | None = None, signed: bool | None = None) -> Figure:
+    """Spectrograms ``(N, F, T)`` above the same, in grey, with maps ``(N, h, w)`` drawn over
+    them (upsampled, image rows top-down as the model saw them): class activation maps, or,
+    with ``label`` and ``title`` that say so, other maps (the attention FCN's weights).
 
-    Each map has its own colour scale and colour bar: maps of different utterances
-    differ in range, and on one shared scale the weaker ones would look blank.
+    The colour scale starts at 0, never at a map's minimum, so that a map's colours say
+    how far it is from 0: ``signed`` maps (class activation maps: evidence for the class
+    above 0, against it below) get a diverging colour map, red above 0 and blue below,
+    on ``±max|map|``; others (attention weights) a sequential one on ``[0, max]``, so that
+    a near-uniform map looks uniform. By default (None) maps are signed when any value is
+    below 0. Each map has its own scale (maps of different utterances differ in range, and
+    on one shared scale the weaker ones would look blank) and prints its range in its
+    title; ``limit`` puts every map on ``±limit`` or ``[0, limit]`` instead (e.g. 1 for
+    attention weights).
     """
+    maps = np.asarray(maps, dtype=float)
+    signed = bool((maps < 0).any()) if signed is None else signed
+    label = label or ("evidence for the class (logit units)" if signed else "map value")
+    title = title or ("Where the FCN+GAP model finds evidence for (red) and against (blue) "
+                      "a class (each map on its own scale)" if signed else
+                      "Where the FCN+GAP model finds evidence for a class (each map on its own "
+                      "scale, from 0)")
     n = len(spectrograms)
-    fig = Figure(figsize=(3.9 * n + 0.5, 5.8), layout="constrained")
+    fig = Figure(figsize=(3.9 * n + 0.5, 6.2), layout="constrained")
     axes = fig.subplots(2, n, squeeze=False)
     for k in range(n):
         extent = _extent(spectrograms[k].shape[-1], config, False)
         spectrogram_axes(axes[0, k], spectrograms[k], config, title=titles[k])
-        spectrogram_axes(axes[1, k], spectrograms[k], config,
-                         title=map_titles[k] if map_titles else "class activation map")
+        name = map_titles[k] if map_titles else "class activation map"
+        spectrogram_axes(axes[1, k], spectrograms[k], config, cmap="gray",
+                         title=f"{name}\nvalues {maps[k].min():.3g} to {maps[k].max():.3g}")
+        vmin, vmax = _map_limits(maps[k], signed, limit)
         # The image is flipped (low frequencies at the bottom row), so its top row is the
         # highest frequency: drawn with origin "upper" it lines up with the spectrogram.
         im = axes[1, k].imshow(maps[k], origin="upper", aspect="auto", extent=extent,
-                               cmap="viridis", alpha=0.55, interpolation="bilinear",
-                               vmin=float(np.min(maps[k])), vmax=float(np.max(maps[k])))
+                               cmap="RdBu_r" if signed else "viridis", alpha=0.6,
+                               interpolation="bilinear", vmin=vmin, vmax=vmax)
         fig.colorbar(im, ax=axes[1, k], label=label, shrink=0.8)
     fig.suptitle(title)
     return fig
 
 
-def prediction_figure(prediction, classes: Sequence[str], segment_s: float) -> Figure:
-    """A prediction's class probabilities per segment over time, and for the utterance."""
-    fig = Figure(figsize=(12, 3.6), layout="constrained")
+#: Marker per class in :func:`prediction_figure`: told apart without colour too.
+_MARKERS = "osD^vP*Xph"
+
+
+def prediction_figure(prediction, classes: Sequence[str], segment_s: float, *,
+                      boundaries: Sequence[tuple[float, str]] = ()) -> Figure:
+    """A prediction's class probabilities per segment, at each segment's place in the file,
+    and for the utterance.
+
+    Each segment's probabilities are markers at its centre, not joined: segments are
+    separate answers, and the last one overlaps the one before it. Each segment's span is
+    a numbered bar above them. ``boundaries``: ``(time in s, label)`` pairs, each drawn as
+    a dashed vertical line (e.g. where the recording changes from one emotion to another).
+    """
+    fig = Figure(figsize=(12, 4.2), layout="constrained")
     ax_t, ax_u = fig.subplots(1, 2, width_ratios=(3, 1))
-    starts = np.asarray(prediction.segment_starts_s)
-    mids = starts + segment_s / 2
+    starts = np.asarray(prediction.segment_starts_s, dtype=float)
+    probs = 100 * np.asarray(prediction.segment_probs)  # (N, K)
+    colours = sns.color_palette(n_colors=len(classes))
+    # Classes side by side around the centre, so that equal values do not hide each other.
+    dodge = segment_s * 0.025 * (np.arange(len(classes)) - (len(classes) - 1) / 2)
     for k, name in enumerate(classes):
-        ax_t.plot(mids, 100 * prediction.segment_probs[:, k], marker="o", label=name)
-    for s in starts:
-        ax_t.axvspan(s, s + segment_s, color="grey", alpha=0.06)
-    ax_t.set_xlabel("segment centre (s)")
+        ax_t.plot(starts + segment_s / 2 + dodge[k], probs[:, k], ls="none",
+                  marker=_MARKERS[k % len(_MARKERS)], markersize=7, color=colours[k],
+                  label=name)
+    # Segments' spans above the probabilities, on two alternating lines: neighbours touch.
+    for i, s in enumerate(starts):
+        y = 104 + 11 * (i % 2)
+        ax_t.plot([s + 0.05, s + segment_s - 0.05], [y, y], color="grey", lw=4,
+                  solid_capstyle="butt")
+        ax_t.text(s + segment_s / 2, y + 1, f"segment {i + 1}", ha="center", va="bottom",
+                  fontsize=8, color="dimgrey")
+    for t, text in boundaries:
+        ax_t.axvline(t, color="k", ls="--", lw=1.5)
+        ax_t.text(t, 50, f" {text} ", rotation=90, ha="center", va="center", fontsize=9,
+                  bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    end = float(starts.max() + segment_s) if len(starts) else segment_s
+    ax_t.set_xlim(0, end)
+    ax_t.set_ylim(0, 127)
+    ax_t.set_yticks(np.arange(0, 101, 20))
+    ax_t.grid(alpha=0.3, axis="y")
+    ax_t.set_xlabel("time in the file (s); markers at each segment's centre")
     ax_t.set_ylabel("probability (%)")
-    ax_t.set_ylim(0, 100)
-    ax_t.set_title(f"{Path(prediction.path).name}: each 3-s segment")
-    ax_t.legend(ncol=len(classes), fontsize=8)
-    ax_u.barh(list(classes), 100 * np.asarray(prediction.probs),
-              color=sns.color_palette(n_colors=len(classes)))
+    ax_t.set_title(f"{Path(prediction.path).name}: each {segment_s:g}-s segment")
+    ax_t.legend(ncol=len(classes), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    ax_u.barh(list(classes), 100 * np.asarray(prediction.probs), color=colours)
     ax_u.set_xlabel("probability (%)")
     ax_u.set_ylabel("emotion")
     ax_u.set_xlim(0, 100)

@@ -12,7 +12,7 @@ noise is added to test utterances.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -73,8 +73,24 @@ class Predictor:
     def scaler_for(self, segments: np.ndarray) -> Scaler:
         """How segments ``(N, C, F, T)`` are scaled: with the training speakers' scaler, or,
         for a model trained with ``scaler="speaker"``, by statistics of the segments
-        themselves (give all of one speaker's segments for the best estimate)."""
+        themselves (give all of one speaker's segments for the best estimate).
+
+        By default :meth:`segment_probs`, :meth:`class_maps` and :meth:`attention_maps` fit
+        it on the segments they are given: to see a few stored segments as a fold's
+        evaluation saw them, pass them ``scaler=predictor.speaker_scalers(store, speakers)``
+        instead (:meth:`speaker_scalers`)."""
         return scaler_for(self.config.scaler, self.scaler, segments)
+
+    def speaker_scalers(self, store: Mapping, speakers: Iterable[str]) -> list[Scaler]:
+        """One scaler per stored segment, given each segment's speaker: the one a fold's
+        evaluation applied to that speaker (:meth:`scaler_for` of all of the speaker's
+        segments in ``store``, a :class:`~serlib.store.FeatureStore`), so that a few
+        segments, one per class say, get the evaluation's answers. Pass the list as
+        ``scaler=`` to :meth:`segment_probs`, :meth:`class_maps` or :meth:`attention_maps`.
+        """
+        speakers = list(speakers)
+        fitted = {s: self.scaler_for(store[s].segments) for s in dict.fromkeys(speakers)}
+        return [fitted[s] for s in speakers]
 
     def segments(self, y: np.ndarray) -> tuple[np.ndarray, int]:
         """A waveform ``(S,)`` as the model's segments ``(N, C, F, T)`` in dB, and its
@@ -92,30 +108,43 @@ class Predictor:
         return predict_part(y, name, self.features, self.classes,
                             lambda segments: self._log_probs(segments, scaler))
 
-    def _images(self, segments: np.ndarray, scaler: Scaler | None) -> torch.Tensor:
+    def _images(self, segments: np.ndarray, scaler: Scaler | Sequence[Scaler] | None
+                ) -> torch.Tensor:
         """Segments ``(N, C, F, T)`` in dB -> the model's images ``(N, 3, H, W)`` on its
-        device, scaled by ``scaler`` or :meth:`scaler_for`."""
+        device, scaled by ``scaler`` (one for all, or one per segment) or, when it is None,
+        by :meth:`scaler_for` of these segments."""
         segments = np.asarray(segments)
-        scaler = scaler or self.scaler_for(segments)
-        return to_images(torch.from_numpy(scaler.transform(segments)).to(self.device),
-                         self.config.image_size)
+        if scaler is None:
+            scaled = self.scaler_for(segments).transform(segments)
+        elif isinstance(scaler, Scaler):
+            scaled = scaler.transform(segments)
+        else:
+            if len(scaler) != len(segments):
+                raise ValueError(f"{len(segments)} segments but {len(scaler)} scalers")
+            scaled = np.concatenate([sc.transform(x[None]) for sc, x in
+                                     zip(scaler, segments, strict=True)])
+        return to_images(torch.from_numpy(scaled).to(self.device), self.config.image_size)
 
     @torch.no_grad()
-    def _log_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
+    def _log_probs(self, segments: np.ndarray,
+                   scaler: Scaler | Sequence[Scaler] | None = None) -> np.ndarray:
         """Log class probabilities ``(N, K)`` of segments ``(N, C, F, T)`` in dB."""
         logits = self.model(self._images(segments, scaler)).float()
         return torch.log_softmax(logits, dim=1).cpu().numpy()
 
-    def segment_probs(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
-        """Class probabilities ``(N, K)`` of stored segments ``(N, C, F, T)`` (in dB)."""
+    def segment_probs(self, segments: np.ndarray,
+                      scaler: Scaler | Sequence[Scaler] | None = None) -> np.ndarray:
+        """Class probabilities ``(N, K)`` of stored segments ``(N, C, F, T)`` (in dB), scaled
+        by ``scaler`` (one, or one per segment: :meth:`speaker_scalers`) or by
+        :meth:`scaler_for` of these segments."""
         return np.exp(self._log_probs(segments, scaler))
 
     @torch.no_grad()
     def class_maps(self, segments: np.ndarray, classes: np.ndarray,
-                   scaler: Scaler | None = None) -> np.ndarray:
+                   scaler: Scaler | Sequence[Scaler] | None = None) -> np.ndarray:
         """FCN+GAP's maps ``(N, h, w)`` of class ``classes[i]`` for segments ``(N, C, F, T)``
         (in dB, as stored), before the last max-pooling, in image orientation (row 0 = the
-        highest frequency)."""
+        highest frequency); scaled as in :meth:`segment_probs`."""
         if not hasattr(self.model, "class_maps"):
             raise SerlibError(f"{self.config.ser_model} has no class activation maps; "
                               "train an FCN+GAP model such as alexnet_gap")
@@ -127,10 +156,11 @@ class Predictor:
 
 
     @torch.no_grad()
-    def attention_maps(self, segments: np.ndarray, scaler: Scaler | None = None) -> np.ndarray:
+    def attention_maps(self, segments: np.ndarray,
+                       scaler: Scaler | Sequence[Scaler] | None = None) -> np.ndarray:
         """The attention FCN's weights ``(N, h, w)`` over the time-frequency cells of segments
         ``(N, C, F, T)`` (in dB, as stored), each map summing to 1, in image orientation
-        (row 0 = the highest frequency)."""
+        (row 0 = the highest frequency); scaled as in :meth:`segment_probs`."""
         if not hasattr(self.model, "attention_maps"):
             raise SerlibError(f"{self.config.ser_model} has no attention maps; train a "
                               "BACKBONE_att model such as alexnet_att")

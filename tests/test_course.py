@@ -203,6 +203,54 @@ def test_accuracy_vs_snr_scores_every_model_on_the_same_noisy_signals(fold):
     assert again["WA"].iloc[0] == a["WA"].iloc[1]  # seeded: the same noise every time
 
 
+def test_speaker_scalers_show_a_few_segments_as_the_evaluation_did():
+    """A speaker-normalised model's answers on a few stored segments of two speakers: scaled
+    with Predictor.speaker_scalers (fitted on all of each one's segments) they are the fold
+    evaluation's, its images those of make_splits; fitted on the few alone, the default,
+    they differ."""
+    from dataclasses import asdict, replace
+    from types import SimpleNamespace
+
+    from serlib.models import build_model
+    from serlib.scaling import fit_scaler
+    from serlib.train import make_splits
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    features = FeatureConfig(segment_size=100)
+    rng = np.random.default_rng(0)
+    labels = np.arange(12) % 4
+    store = {}
+    for speaker, level in (("1F", 0.4), ("1M", 1.0)):  # one quiet speaker, one loud one
+        segments = (rng.uniform(-80, 0, (12, 1, features.nfreq, 100))
+                    * rng.uniform(0.3, 1.0, (12, 1, 1, 1)) * level).astype(np.float32)
+        store[speaker] = SimpleNamespace(segments=segments, seg_labels=labels,
+                                         utt_labels=labels, num_segs=np.ones(12, int))
+    config = replace(TINY, scaler="speaker")
+    predictor = Predictor({"classes": ["anger", "sadness", "happiness", "neutral"],
+                           "config": asdict(config), "feature_config": features.to_dict(),
+                           "scaler": fit_scaler(s.segments for s in store.values()).to_dict(),
+                           "state_dict": build_model(config.ser_model, 4).state_dict()})
+    evaluated = make_splits(store, ["1F", "1M"], [], ["1F", "1M"], with_noisy=False,
+                            by_speaker=True)[2].x  # the test set, scaled: 1F's then 1M's
+    picks = [("1M", 0), ("1F", 5), ("1M", 10)]
+    few = np.stack([store[s].segments[i] for s, i in picks])
+    rows = [12 * (s == "1M") + i for s, i in picks]
+    scalers = predictor.speaker_scalers(store, [s for s, _ in picks])
+    assert scalers[0] is scalers[2]  # fitted once per speaker
+    assert np.array_equal(np.concatenate([sc.transform(x[None]) for sc, x in
+                                          zip(scalers, few, strict=True)]), evaluated[rows])
+    probs = predictor.segment_probs(few, scaler=scalers)
+    whole = {s: predictor.segment_probs(store[s].segments) for s in store}
+    assert np.allclose(probs, [whole[s][i] for s, i in picks], atol=1e-6)
+    assert not np.allclose(predictor.segment_probs(few), probs, atol=1e-4)
+    maps = predictor.class_maps(few, labels[[i for _, i in picks]], scaler=scalers)
+    assert np.allclose(maps[0], predictor.class_maps(store["1M"].segments, labels)[0],
+                       atol=1e-5)
+    with pytest.raises(ValueError, match="3 segments but 2 scalers"):
+        predictor.segment_probs(few, scaler=scalers[:2])
+
+
 def _labelled(fig: Figure) -> bool:
     axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.axison]
     return bool(fig.get_suptitle() or all(ax.get_title() for ax in axes)) and \

@@ -28,9 +28,11 @@ def exercise_1(course, **changes) -> dict:
     row = course.examples().set_index("label").loc["anger"]
     segment = np.asarray(store.segments_of(row["speaker"], row["utt_id"])[:1])  # (1, C, F, T)
     predictor = serlib.Predictor(result)
+    # Scaled as the evaluation (and notebook 4's figure) scaled it: by its speaker's segments.
+    scaler = predictor.speaker_scalers(store, [row["speaker"]])
     peaks = {}
     for k, name in enumerate(store.classes):
-        cam = predictor.class_maps(segment, np.array([k]))[0]
+        cam = predictor.class_maps(segment, np.array([k]), scaler=scaler)[0]
         peaks[name] = (*_peak(cam, store.config, segment.shape[-1]), float(cam.max()))
         print(f"map of {name}: peak {peaks[name][2]:.2f} at {peaks[name][0]:.1f} s, "
               f"{peaks[name][1]:.1f} kHz")
@@ -82,7 +84,9 @@ def exercise_4(course, **changes) -> dict:
     out = {}
     for scaler in ("speaker", "training"):
         result, _ = _fold(course, **{**changes, "scaler": scaler})
-        maps = serlib.Predictor(result).class_maps(segments, examples["label_id"].to_numpy())
+        predictor = serlib.Predictor(result)
+        maps = predictor.class_maps(segments, examples["label_id"].to_numpy(),
+                                    scaler=predictor.speaker_scalers(store, examples["speaker"]))
         quiet = segments[:, 0].max(axis=1) < -60  # (N, T) frames
         shares = []
         for cam, q in zip(maps, quiet, strict=True):

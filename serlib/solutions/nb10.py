@@ -56,7 +56,9 @@ def exercise_2(course, **changes) -> dict:
     examples = course.examples()
     segments = np.stack([np.asarray(store.segments_of(r.speaker, r.utt_id)[0])
                          for r in examples.itertuples()])
-    weights = predictor.attention_maps(segments)  # (N, h, w), each sums to 1
+    # Scaled as the evaluation scaled them: by statistics of all of each speaker's segments.
+    weights = predictor.attention_maps(  # (N, h, w), each sums to 1
+        segments, scaler=predictor.speaker_scalers(store, examples["speaker"]))
     quiet = segments[:, 0].max(axis=1) < -60      # (N, T)
     rows = []
     for row, w, q in zip(examples.itertuples(), weights, quiet, strict=True):
