@@ -146,6 +146,15 @@ class Course:
         return self.settings_tier[0]
 
     @property
+    def text_applies(self) -> bool:
+        """Whether the notebooks' text describes this course's results: the default synthetic
+        corpus in the quick tier, where their stored outputs come from. The cells that
+        assert the text's claims about training (thresholds that held over training seeds,
+        benchmarks/SEEDS.md) check them only then; another corpus or tier has its own."""
+        return (self.corpus == "synthetic" and (self.utterances, self.seed) == DEFAULT_SYNTHETIC
+                and self.tier_in_force.name == "quick")
+
+    @property
     def repeats(self) -> int:
         """Repeats of each cross-validation in the tier (five in ``thesis``)."""
         return self.settings_tier[0].repeats
