@@ -98,8 +98,9 @@ def pytest_configure(config) -> None:
         os.environ["SERLIB_DATA"] = str(folder)
         _FRESH_DATA.append(folder)
         # nbval's kernels run the notebooks in the check tier (2 epochs): every cell, end to
-        # end, in a fraction of the quick tier's time. SERLIB_SETTINGS=quick make test runs
-        # the course as a learner does (about an hour on 2 cores without bf16).
+        # end, in a fraction of the quick tier's time; those of CLAIMS_TIER run in the quick
+        # tier. SERLIB_SETTINGS=quick make test runs the whole course as a learner does
+        # (about an hour on 2 cores without bf16).
         if "SERLIB_SETTINGS" in os.environ:
             _USER_ENV["SERLIB_SETTINGS"] = os.environ["SERLIB_SETTINGS"]
         os.environ.setdefault("SERLIB_SETTINGS", "check")

@@ -336,3 +336,16 @@ def test_a_fold_is_trained_once_and_read_back_by_later_notebooks(data, capsys, t
         path.write_bytes(b"")
     assert same(chosen.train_fold(store, TINY, log=lambda line: None), first)
     assert "training again" in capsys.readouterr().out
+
+
+def test_the_texts_claims_are_asserted_only_for_the_course_they_describe(tmp_path, monkeypatch):
+    """The notebooks assert their text's claims about training only on the default synthetic
+    corpus in the quick tier, where the thresholds were measured over training seeds."""
+    course = course_mod.Course("synthetic", tmp_path / "synth", tmp_path / "data", tier="quick")
+    assert course.text_applies
+    assert not course_mod.Course("synthetic", tmp_path, tmp_path, 3000, 0, "quick").text_applies
+    assert not course_mod.Course("emodb", tmp_path, tmp_path, tier="quick").text_applies
+    monkeypatch.setenv("SERLIB_SETTINGS", "check")  # nbval's tier for most notebooks
+    assert not course.text_applies
+    monkeypatch.setenv("SERLIB_SETTINGS", "quick")  # notebook 7's under nbval
+    assert course.text_applies
