@@ -82,8 +82,6 @@ ROBUSTNESS: list[str] = []
 
 
 _FRESH_DATA: list[Path] = []
-#: SERLIB_SETTINGS as the user set it for the whole run (it then applies to every notebook).
-_USER_ENV: dict[str, str] = {}
 
 
 def pytest_configure(config) -> None:
@@ -98,11 +96,9 @@ def pytest_configure(config) -> None:
         os.environ["SERLIB_DATA"] = str(folder)
         _FRESH_DATA.append(folder)
         # nbval's kernels run the notebooks in the check tier (2 epochs): every cell, end to
-        # end, in a fraction of the quick tier's time; those of CLAIMS_TIER run in the quick
-        # tier. SERLIB_SETTINGS=quick make test runs the whole course as a learner does
-        # (about an hour on 2 cores without bf16).
-        if "SERLIB_SETTINGS" in os.environ:
-            _USER_ENV["SERLIB_SETTINGS"] = os.environ["SERLIB_SETTINGS"]
+        # end, in a fraction of the quick tier's time (tests/test_claims.py runs the notebooks
+        # that assert claims in the quick tier). SERLIB_SETTINGS=quick make test runs the whole
+        # course as a learner does (about an hour on 2 cores without bf16).
         os.environ.setdefault("SERLIB_SETTINGS", "check")
 
 
@@ -113,21 +109,6 @@ def pytest_report_header(config) -> str:
     return (f"serlib: course folder {os.environ.get('SERLIB_DATA')}, "
             f"{free / 1e9:.1f} GB free in {tempfile.gettempdir()} "
             "(a full run writes several GB: checkpoints, weights, a Colab environment)")
-
-
-#: Notebooks whose text states results of training as facts, each backed by an ``assert`` in
-#: the cell that made it (``course.text_applies``): nbval runs them in the quick tier, the
-#: one the text describes, so that the claims are checked on the machine that runs the suite.
-CLAIMS_TIER = {"07_cross_validation.ipynb": "quick"}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item) -> None:
-    """Before nbval starts a notebook's kernel (which inherits this environment), choose its
-    tier: ``CLAIMS_TIER``'s for the notebooks there, else the run's (check, by default)."""
-    path = Path(str(getattr(item, "path", item.fspath)))
-    if path.suffix == ".ipynb" and "SERLIB_SETTINGS" not in _USER_ENV:
-        os.environ["SERLIB_SETTINGS"] = CLAIMS_TIER.get(path.name, "check")
 
 
 @pytest.fixture(autouse=True)

@@ -174,14 +174,12 @@ def test_notebook_9_puts_the_thesis_table_together():
     assert "74.0" in sources and "62.6" in sources  # the thesis's table, to compare with
 
 
-def test_notebooks_that_assert_claims_run_in_the_tier_their_text_describes():
+def test_notebooks_that_assert_claims_are_run_in_the_quick_tier_by_the_suite():
     """A notebook whose cells assert the text's claims (``if course.text_applies:``) must be
-    one that nbval runs in the quick tier (conftest.CLAIMS_TIER); otherwise the asserts
-    would never run in the suite. Each such notebook asserts something."""
-    from conftest import CLAIMS_TIER
+    one that tests/test_claims.py runs in the quick tier; nbval's check tier skips them."""
+    from test_claims import CLAIMS
 
-    claiming = {f"{name}.ipynb" for name in ORDER
+    claiming = {name for name in ORDER
                 if any("course.text_applies" in c.source and "assert " in c.source
                        for c in read(name).cells if c.cell_type == "code")}
-    assert claiming and claiming == set(CLAIMS_TIER)
-    assert set(CLAIMS_TIER.values()) == {"quick"}
+    assert claiming and claiming == set(CLAIMS)
