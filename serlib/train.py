@@ -88,17 +88,24 @@ def make_splits(store: FeatureStore, train_ids: list[str], val_ids: list[str],
                 ) -> tuple[Split, Split | None, Split, Scaler]:
     """Fit the scaler on the training speakers only, then scale every set to uint8
     (no validation split when ``val_ids`` is empty). ``by_speaker``: every speaker is
-    scaled by their own statistics instead (:func:`~serlib.scaling.fit_speaker_scaler`);
-    the training speakers' scaler is still returned, for the checkpoint."""
+    scaled by their own statistics instead (:func:`~serlib.scaling.fit_speaker_scaler`), and
+    each noisy copy of a speaker by that copy's statistics, as noisy speech is scaled at
+    test; the training speakers' scaler is still returned, for the checkpoint."""
     scaler = fit_scaler(store[s].segments for s in train_ids)
     own = {s: fit_speaker_scaler(store[s].segments)
            for s in [*train_ids, *val_ids, *test_ids]} if by_speaker else {}
 
+    def twin_scaler(s: str, copy: np.ndarray) -> Scaler:
+        # A speaker-normalised model meets noisy speech scaled by the noisy recordings' own
+        # statistics (accuracy_vs_snr, prediction): its noisy twins are scaled the same way,
+        # or stability training would teach agreement under a scaling never used at test.
+        return fit_speaker_scaler(copy) if by_speaker else scaler
+
     def split(ids: list[str], noisy: bool) -> Split:
         parts = [store[s] for s in ids]
         twins = None
-        if noisy:  # (K, N, C, F, T): each copy scaled like the clean segments, in chunks
-            twins = np.concatenate([np.stack([own.get(s, scaler).transform(copy)
+        if noisy:  # (K, N, C, F, T): each copy of each speaker scaled on its own, in chunks
+            twins = np.concatenate([np.stack([twin_scaler(s, copy).transform(copy)
                                               for copy in store.noisy[s]]) for s in ids], axis=1)
         return Split(np.concatenate([own.get(s, scaler).transform(p.segments)
                                      for s, p in zip(ids, parts, strict=True)]),

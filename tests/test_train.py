@@ -121,6 +121,34 @@ def test_speaker_scaling_is_blind_to_a_speakers_own_level(store):
     assert not np.array_equal(scaler.transform(segs), scaler.transform(segs + 12.0))
 
 
+def test_noisy_twins_are_scaled_as_noisy_speech_is_at_test(store):
+    """With speaker normalisation, a speaker's noisy copy is scaled by its own statistics, as
+    accuracy_vs_snr and prediction scale noisy speech: a copy that is the clean segments
+    12 dB louder (a level change only) then gives twins identical to the clean images."""
+    from serlib.scaling import fit_speaker_scaler
+
+    class Louder:  # the store, with a noisy copy that differs by level alone
+        def __init__(self, inner):
+            self.inner = inner
+            self.noisy = {s: np.asarray(inner[s].segments, np.float32)[None] + 12.0
+                          for s in inner}
+
+        def __getitem__(self, speaker):
+            return self.inner[speaker]
+
+    train_ids = check_speakers(store, "1F", "1M")
+    train, _, _, scaler = make_splits(Louder(store), train_ids, ["1F"], ["1M"], True,
+                                      by_speaker=True)
+    # Equal up to the last bit of the uint8 rounding (the offset is added in float32).
+    assert np.abs(train.noisy[0].astype(int) - train.x).max() <= 1
+    first = np.asarray(store[train_ids[0]].segments, np.float32)
+    twins = fit_speaker_scaler(first + 12.0).transform(first + 12.0)
+    assert np.array_equal(train.noisy[0, :len(first)], twins)
+    # The training speakers' scaler (the thesis's rule) does see the level change.
+    plain, _, _, _ = make_splits(Louder(store), train_ids, ["1F"], ["1M"], True)
+    assert np.abs(plain.noisy[0].astype(int) - plain.x).mean() > 10
+
+
 def test_oversampling_balances_classes():
     labels = np.array([0, 0, 0, 0, 1, 2, 2, 3, 3, 3])
     idx = oversample(labels, np.random.default_rng(0))
