@@ -24,7 +24,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default is None or "default" in text:
+        if action.default is None or action.default == [] or "default" in text:
             return text
         return super()._get_help_string(action)
 
@@ -63,27 +63,16 @@ def _corpora() -> dict:
 
 
 def _corpus_options(p: argparse.ArgumentParser) -> None:
-    """``--corpus``, ``--root``, ``--preset`` and the corpora's own options (index, extract)."""
+    """One option per :class:`~serlib.config.CorpusOptions` field (index, extract), with the
+    registry's corpora as the choices."""
+    from .config import CorpusOptions
+
     corpora = _corpora()
-    p.add_argument("--corpus", choices=list(corpora), required=True,
-                   help="the corpus's layout (folder: your own recordings)")
-    p.add_argument("--root", type=Path, required=True, help="the corpus's root folder")
     defaults = ", ".join(f"{s.default_preset} ({n})" for n, s in corpora.items()
                          if s.default_preset)
-    p.add_argument("--preset", default=None,
-                   help=f"a preset (defaults: {defaults}; others: full-4, emodb-4, ravdess-7, "
-                        "...-4) or a mapping such as 'ang=anger,exc=happiness'")
-    _flag(p, "speaker_ids", choices=["thesis", "native"], default=None,
-          help="emoDB: thesis (1M..5F, the default, for 5fold/10fold/loso) or native (03..16)")
-    p.add_argument("--labels", type=Path, default=None,
-                   help="folder: the labels CSV (default: ROOT/labels.csv, else one "
-                        "sub-folder per label)")
-
-
-def _corpus_kwargs(args: argparse.Namespace) -> dict:
-    """The corpus's own options that were given, for ``index_corpus``."""
-    return {k: v for k, v in (("speaker_ids", args.speaker_ids), ("labels", args.labels))
-            if v is not None}
+    _dataclass_options(p, CorpusOptions, choices={"corpus": list(corpora)}, help={
+        "preset": f"a preset (defaults: {defaults}; others: full-4, emodb-4, ravdess-7, "
+                  "...-4) or a mapping such as 'ang=anger,exc=happiness'"})
 
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:
@@ -112,8 +101,6 @@ def _run_synth(args: argparse.Namespace) -> None:
 def _add_index(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("index", **_FORMAT, help="write the utterance table of a corpus")
     _corpus_options(p)
-    p.add_argument("--improvised-only", "--improvised_only", action="store_true", default=None,
-                   help="IEMOCAP: keep improvised dialogs only")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing utterance table (only ever serlib's own)")
@@ -132,14 +119,13 @@ def _is_table(path: Path) -> bool:
 
 
 def _run_index(args: argparse.Namespace) -> None:
-    from .corpora import index_corpus
+    from .config import CorpusOptions
     from .files import check_writable, claim_file
 
     claim_file(args.out, ours=_is_table, what="an utterance table", option="--out",
                overwrite=args.overwrite)
     check_writable(args.out, "--out")
-    index = index_corpus(args.corpus, args.root, args.preset,
-                         improvised_only=args.improvised_only, **_corpus_kwargs(args))
+    index = _from_args(CorpusOptions, args).index()
     path = index.to_csv(args.out)
     print(index.summary())
     print(f"table written to {path}")
@@ -172,44 +158,12 @@ def _flag(p: argparse.ArgumentParser, name: str, **kwargs) -> None:
 
 
 def _add_extract(sub: argparse._SubParsersAction) -> None:
-    from .config import FEATURE_TYPES, FeatureConfig
+    from .config import FeatureConfig
 
-    d = FeatureConfig()
     p = sub.add_parser("extract", **_FORMAT,
                        help="extract segmented spectrogram features into a store")
     _corpus_options(p)
-    _flag(p, "improvised_only", action="store_true", default=None,
-          help="IEMOCAP: keep improvised dialogs only")
-    p.add_argument("--features", choices=list(FEATURE_TYPES), default=d.features,
-                   help="the spectrogram: linear, mel, with deltas, or with noisy and "
-                        "reverberant copies as channels 2 and 3")
-    _flag(p, "segment_size", type=int, default=d.segment_size, help="frames per segment")
-    p.add_argument("--nfreq", type=int, default=d.nfreq, help="linear bins kept")
-    p.add_argument("--nmel", type=int, default=d.nmel, help="mel bands")
-    _flag(p, "n_fft", type=int, default=d.n_fft, help="FFT points")
-    _flag(p, "win_length", type=int, default=d.win_length, help="samples (640 = 40 ms)")
-    _flag(p, "hop_length", type=int, default=d.hop_length, help="samples (160 = 10 ms)")
-    p.add_argument("--preemphasis", type=float, default=d.preemphasis, help="0 to switch off")
-    _flag(p, "top_db", type=float, default=d.top_db, help="dB range below the maximum")
-    _flag(p, "delta_width", type=int, default=d.delta_width,
-          help="frames of the delta filter (odd)")
-    p.add_argument("--pad", choices=["floor", "zero"], default=d.pad,
-                   help="pad short utterances with the dB floor, or with 0 as the thesis did")
-    p.add_argument("--dtype", choices=["float16", "float32"], default=d.dtype,
-                   help="precision of the stored segments (float16: half the disk)")
-    p.add_argument("--mixnoise", type=int, nargs="?", const=1, default=0,
-                   help="store K noisy/reverberant copies of every segment (default K=1)")
-    p.add_argument("--noise", default=d.noise.noise,
-                   help="builtin, white, pink, brown, babble, or a folder of noise recordings")
-    p.add_argument("--snr", default="0,20", help="SNR range in dB for --mixnoise, 'low,high'")
-    _flag(p, "nrev_snr", type=float, default=d.nrev_snr_db,
-          help="SNR in dB of lognrevspec's noise channel")
-    p.add_argument("--reverb", default=d.noise.reverb,
-                   help="room (simulated), none, or a folder of impulse responses")
-    _flag(p, "reverb_p", type=float, default=d.noise.reverb_p,
-          help="chance that a --mixnoise copy is also reverberant")
-    _flag(p, "sample_rate", type=int, default=d.sample_rate, help="audio is resampled to it")
-    p.add_argument("--seed", type=int, default=d.seed, help="of the noisy copies")
+    _dataclass_options(p, FeatureConfig)  # NoiseConfig's fields too: --noise, --snr_db, ...
     p.add_argument("--jobs", type=int, default=None, help="processes (None: all cores)")
     p.add_argument("--out", type=Path, required=True,
                    help="the store (a folder) to write: new, empty, or a store of serlib's")
@@ -219,26 +173,12 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_extract(args: argparse.Namespace) -> None:
-    from .config import FeatureConfig, NoiseConfig
-    from .corpora import index_corpus
+    from .config import CorpusOptions, FeatureConfig
     from .extract import extract_features, summarize
 
-    try:
-        lo, hi = (float(v) for v in args.snr.split(","))
-    except ValueError:
-        raise SerlibError(f"--snr {args.snr!r}: give a range in dB as low,high, e.g. 0,20") \
-            from None
-    config = FeatureConfig(
-        features=args.features, sample_rate=args.sample_rate,
-        segment_size=args.segment_size, nfreq=args.nfreq,
-        nmel=args.nmel, n_fft=args.n_fft, win_length=args.win_length,
-        hop_length=args.hop_length, preemphasis=args.preemphasis, top_db=args.top_db,
-        delta_width=args.delta_width, pad=args.pad, dtype=args.dtype, mixnoise=args.mixnoise,
-        nrev_snr_db=args.nrev_snr, seed=args.seed,
-        noise=NoiseConfig(args.noise, (lo, hi), args.reverb, args.reverb_p))
+    config = _from_args(FeatureConfig, args)
     config.noise.check()  # argument errors first, before a long scan of the corpus
-    index = index_corpus(args.corpus, args.root, args.preset,
-                         improvised_only=args.improvised_only, **_corpus_kwargs(args))
+    index = _from_args(CorpusOptions, args).index()
     for problem in index.problems:
         print(f"left out: {problem}")
     for warning in index.warnings:
@@ -247,52 +187,88 @@ def _run_extract(args: argparse.Namespace) -> None:
     print(summarize(out))
 
 
+def _nested(f) -> type | None:
+    """The dataclass a field holds (``FeatureConfig.noise``), whose fields are options too."""
+    from dataclasses import MISSING, is_dataclass
+
+    return f.default_factory if f.default_factory is not MISSING and \
+        is_dataclass(f.default_factory) else None
+
+
 def _dataclass_options(p: argparse.ArgumentParser, cls, *, choices: dict | None = None,
                        help: dict | None = None) -> None:
     """One option per field of the dataclass ``cls`` (:class:`~serlib.config.TrainConfig`,
-    :class:`~serlib.config.CVRun`), with its default, and the help and choices of its
-    metadata (or of ``help`` and ``choices`` by field name). A tuple field takes a
-    comma-separated list (``--folds 1M,2F``), read by :func:`_csv_tuple`."""
-    from dataclasses import fields
+    :class:`~serlib.config.CVRun`, :class:`~serlib.config.FeatureConfig` with its
+    :class:`~serlib.config.NoiseConfig`, :class:`~serlib.config.CorpusOptions`,
+    :class:`~serlib.launch.SlurmOptions`), spelled as the field is named, with its default,
+    and the help, choices and other ``add_argument`` keywords of its metadata (or ``help``
+    and ``choices`` by field name). A field without a default is a required option; a tuple
+    field takes a comma-separated list (``--folds 1M,2F``, ``--snr_db 0,20``)."""
+    from dataclasses import MISSING, fields
 
     for f in fields(cls):
+        if _nested(f):
+            _dataclass_options(p, _nested(f), choices=choices, help=help)
+            continue
         meta = dict(f.metadata)
-        kwargs = {"default": f.default,
-                  "help": (help or {}).get(f.name) or meta.pop("help", None) or None}
-        meta.pop("help", None)
+        text = (help or {}).get(f.name) or meta.pop("help", None) or None
         field_choices = (choices or {}).get(f.name) or meta.pop("choices", None)
-        meta.pop("choices", None)
+        meta.pop("help", None), meta.pop("choices", None)
+        required = f.default is MISSING
+        kwargs = {"default": None if required else f.default, "help": text}
+        if required:
+            kwargs["required"] = True
         if f.default is False:
             kwargs["action"] = "store_true"
         elif isinstance(f.default, bool) or f.type == "bool | None":
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif meta.get("action") == "append":  # repeatable; argparse appends to a list
+            kwargs["default"] = []
+        elif "tuple[float" in str(f.type):
+            kwargs["type"] = _csv_tuple(f.name, float)
         elif "tuple" in str(f.type):
             kwargs["type"] = _csv_tuple(f.name)
         else:
-            kwargs["type"] = str if f.default is None else type(f.default)
+            kwargs["type"] = str if kwargs["default"] is None else type(kwargs["default"])
             kwargs["choices"] = field_choices
-        _flag(p, f.name, **kwargs, **meta)
+        _flag(p, f.name, **{**kwargs, **meta})
 
 
-def _csv_tuple(name: str):
-    """``--NAME a,b`` as ``("a", "b")``; a list of nothing (``--folds ,,``) is one line."""
-    def parse(text: str) -> tuple[str, ...]:
+def _from_args(cls, args: argparse.Namespace):
+    """The dataclass ``cls`` built from the options :func:`_dataclass_options` made."""
+    from dataclasses import fields
+
+    values = {}
+    for f in fields(cls):
+        value = _from_args(_nested(f), args) if _nested(f) else getattr(args, f.name)
+        values[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)
+
+
+def _csv_tuple(name: str, kind: type = str):
+    """``--NAME a,b`` as ``("a", "b")`` (or numbers, ``kind=float``); a list of nothing
+    (``--folds ,,``) or a word for a number is one line."""
+    def parse(text: str) -> tuple:
         names = tuple(part.strip() for part in text.split(",") if part.strip())
         if not names:  # argparse reports it as one error line after the usage
             raise argparse.ArgumentTypeError(
                 f"{text!r}: no {name.removesuffix('s')} named; give a comma-separated list, "
                 "e.g. 1M,2F (S1 for loso, k1 for kfold), or leave the option out")
+        if kind is float:
+            try:
+                return tuple(float(v) for v in names)
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: give numbers separated by a comma, e.g. 0,20") from None
         return names
     return parse
 
 
 def _cv_run(args: argparse.Namespace):
     """The :class:`~serlib.config.CVRun` of parsed ``serlib cv`` options."""
-    from dataclasses import fields
-
     from .config import CVRun
 
-    return CVRun(**{f.name: getattr(args, f.name) for f in fields(CVRun)})
+    return _from_args(CVRun, args)
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
@@ -310,14 +286,12 @@ def _train_options(p: argparse.ArgumentParser) -> None:
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of parsed ``serlib train``/``serlib cv`` options."""
-    from dataclasses import fields
-
     from .config import TrainConfig
 
     if args.features.is_file():
         raise SerlibError(f"{args.features} is a file, not a serlib feature store (serlib "
                           "never loads pickles); make a store with 'serlib extract'")
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    return _from_args(TrainConfig, args)
 
 
 def train_flags(config: TrainConfig) -> list[str]:
@@ -422,7 +396,6 @@ def _launcher_options(p: argparse.ArgumentParser) -> None:
     processes, or as a SLURM job array."""
     from .launch import LAUNCHERS, SlurmOptions
 
-    d = SlurmOptions()
     g = p.add_argument_group("launchers", "where the folds run; every launcher writes the same "
                                           "fold files and skips finished ones")
     g.add_argument("--launcher", choices=LAUNCHERS, default="sequential",
@@ -432,17 +405,7 @@ def _launcher_options(p: argparse.ArgumentParser) -> None:
                    help="local: GPUs to use, one process each, e.g. 0,1,2")
     g.add_argument("--workers", type=int, default=None,
                    help="local: CPU processes, sharing the cores (default 1)")
-    g.add_argument("--partition", default=d.partition, help="slurm: the partition")
-    _flag(g, "gpus_per_job", type=int, default=d.gpus_per_job, help="slurm: GPUs per fold")
-    _flag(g, "cpus_per_job", type=int, default=d.cpus_per_job, help="slurm: CPUs per fold")
-    _flag(g, "mem_gb", type=float, default=d.mem_gb, help="slurm: memory per fold, GB")
-    g.add_argument("--time", type=int, default=d.time, help="slurm: minutes per fold")
-    _flag(g, "array_parallelism", type=int, default=d.array_parallelism,
-          help="slurm: folds running at once")
-    g.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE",
-                   help="slurm: another #SBATCH parameter, e.g. account=abc (repeatable)")
-    g.add_argument("--setup", action="append", default=[], metavar="LINE",
-                   help="slurm: a shell line run before each fold, e.g. 'module load cuda'")
+    _dataclass_options(g, SlurmOptions)
     _flag(g, "slurm_folder", type=Path, default=None,
           help="slurm: submitit's scripts and logs (default: OUT/slurm)")
 
@@ -460,9 +423,7 @@ def _launcher_settings(args: argparse.Namespace) -> dict:
     except ValueError:
         raise SerlibError(f"--devices {args.devices!r}: give GPU numbers, e.g. 0,1,2") \
             from None
-    slurm = SlurmOptions(args.partition, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
-                         args.time, args.array_parallelism, tuple(args.sbatch),
-                         tuple(args.setup))
+    slurm = _from_args(SlurmOptions, args)
     slurm.parameters()  # argument errors now, not after a scan of the folds
     return {"devices": devices, "workers": args.workers, "slurm": slurm,
             "folder": args.slurm_folder, "gpu": args.gpu, "progress": args.progress}
@@ -725,6 +686,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D102 - argparse's hook
         self.exit(2, f"serlib: error: {message} (see: {self.prog} --help)\n")
+
+    def _get_option_tuples(self, option_string: str) -> list:
+        # An abbreviation (--segment) matches both spellings of one option (--segment_size,
+        # --segment-size): that is one option, not an ambiguity.
+        seen, unique = set(), []
+        for match in super()._get_option_tuples(option_string):
+            if id(match[0]) not in seen:
+                seen.add(id(match[0]))
+                unique.append(match)
+        return unique
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,14 @@ COLOURS = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 BUILTIN_NOISES = (*COLOURS, "babble")
 #: References trained on the same folds (:mod:`serlib.baselines`): no CNN, no images.
 BASELINES = ("majority", "acoustic")
+
+
+def _option(default=MISSING, help: str = "", choices: tuple | None = None, **extra):
+    """A field with the command line's help and choices (and any other ``add_argument``
+    keyword, such as ``nargs``), so that the field, its default, its check and its
+    ``--option`` are written once: :mod:`serlib.cli` makes one option per field, and sweep
+    files take the same names. No default: a required option."""
+    return field(default=default, metadata={"help": help, "choices": choices, **extra})
 
 
 def _audio_files(folder: str) -> list[Path]:
@@ -49,11 +57,14 @@ class NoiseConfig:
     the chance that a noisy copy is also reverberant.
     """
 
-    noise: str = "builtin"
-    snr_db: tuple[float, float] = (0.0, 20.0)
-    reverb: str = "room"
-    reverb_p: float = 0.5
-    num_rooms: int = 8
+    noise: str = _option("builtin", "builtin, white, pink, brown, babble, or a folder of noise "
+                                    "recordings")
+    snr_db: tuple[float, float] = _option((0.0, 20.0), "SNR range in dB of the --mixnoise "
+                                                       "copies (default: 0,20)",
+                                          metavar="LOW,HIGH")
+    reverb: str = _option("room", "room (simulated), none, or a folder of impulse responses")
+    reverb_p: float = _option(0.5, "chance that a --mixnoise copy is also reverberant")
+    num_rooms: int = _option(8, "simulated rooms the reverberant copies are drawn from")
 
     def check(self) -> None:
         """Raise :class:`SerlibError` for a noise or reverb source that cannot be used."""
@@ -65,9 +76,9 @@ class NoiseConfig:
                               "impulse responses")
         lo, hi = self.snr_db
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise SerlibError(f"--snr {lo},{hi}: give a range of finite dB values, e.g. 0,20")
+            raise SerlibError(f"--snr_db {lo},{hi}: give a range of finite dB values, e.g. 0,20")
         if lo > hi:
-            raise SerlibError(f"SNR range {self.snr_db} is empty: give low,high")
+            raise SerlibError(f"--snr_db {lo},{hi}: the range is empty; give low,high, e.g. 0,20")
         if not 0 <= self.reverb_p <= 1:
             raise SerlibError(f"--reverb_p {self.reverb_p}: a chance between 0 and 1")
 
@@ -103,23 +114,28 @@ FEATURE_TYPES: dict[str, FeatureType] = {
 class FeatureConfig:
     """Every parameter of feature extraction; stored with every feature store."""
 
-    features: str = "logspec"
-    sample_rate: int = 16_000
-    preemphasis: float = 0.97
-    win_length: int = 640          # 40 ms at 16 kHz
-    hop_length: int = 160          # 10 ms
-    n_fft: int = 800
-    nfreq: int = 200               # lowest bins kept by the linear spectrograms (0-4 kHz)
-    nmel: int = 128
-    top_db: float = 80.0
-    delta_width: int = 5
-    segment_size: int = 300        # frames: 3 s
-    pad: str = "floor"             # or "zero", the thesis's
-    dtype: str = "float16"         # of the stored segments
-    mixnoise: int = 0              # perturbed copies stored beside the clean segments
-    nrev_snr_db: float = 10.0      # SNR of lognrevspec's white-noise channel
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
-    seed: int = 0
+    features: str = _option("logspec", "the spectrogram: linear, mel, with deltas, or with "
+                                       "noisy and reverberant copies as channels 2 and 3",
+                            tuple(FEATURE_TYPES))
+    sample_rate: int = _option(16_000, "audio is resampled to it (Hz)")
+    preemphasis: float = _option(0.97, "0 to switch off")
+    win_length: int = _option(640, "samples (640 = 40 ms)")
+    hop_length: int = _option(160, "samples (160 = 10 ms)")
+    n_fft: int = _option(800, "FFT points")
+    nfreq: int = _option(200, "linear bins kept, the lowest (200 = 0-4 kHz)")
+    nmel: int = _option(128, "mel bands")
+    top_db: float = _option(80.0, "dB range below the maximum")
+    delta_width: int = _option(5, "frames of the delta filter (odd)")
+    segment_size: int = _option(300, "frames per segment (300 = 3 s)")
+    pad: str = _option("floor", "pad short utterances with the dB floor, or with 0 as the "
+                                "thesis did", ("floor", "zero"))
+    dtype: str = _option("float16", "precision of the stored segments (float16: half the "
+                                    "disk)", ("float16", "float32"))
+    mixnoise: int = _option(0, "store K noisy/reverberant copies of every segment (the "
+                               "option alone: K=1)", nargs="?", const=1)
+    nrev_snr_db: float = _option(10.0, "SNR in dB of lognrevspec's white-noise channel")
+    noise: NoiseConfig = field(default_factory=NoiseConfig)  # its fields are options too
+    seed: int = _option(0, "of the noisy copies")
 
     def __post_init__(self) -> None:
         if self.features not in FEATURE_TYPES:
@@ -145,7 +161,7 @@ class FeatureConfig:
             raise SerlibError(f"--delta_width {self.delta_width}: an odd number of frames, "
                               "3 or more (default 5)")
         if not math.isfinite(self.nrev_snr_db):
-            raise SerlibError(f"--nrev_snr {self.nrev_snr_db}: give a finite SNR in dB")
+            raise SerlibError(f"--nrev_snr_db {self.nrev_snr_db}: give a finite SNR in dB")
         if self.win_length > self.n_fft:
             raise SerlibError(f"--win_length {self.win_length} is longer than --n_fft "
                               f"{self.n_fft}")
@@ -190,12 +206,6 @@ class FeatureConfig:
             noise["snr_db"] = tuple(noise.get("snr_db", NoiseConfig.snr_db))
             data["noise"] = NoiseConfig(**noise)
         return cls(**data)
-
-
-def _option(default, help: str = "", choices: tuple | None = None, **extra):
-    """A :class:`TrainConfig` field with the command line's help and choices, so that the
-    field, its default, its check and its ``--option`` are written once."""
-    return field(default=default, metadata={"help": help, "choices": choices, **extra})
 
 
 @dataclass(frozen=True)
@@ -339,6 +349,35 @@ class CVRun:
         """``run`` itself, a protocol's name with ``options`` (``run_cv(store, "5fold",
         config, out, repeats=5)``), or ``run`` with ``options`` replaced."""
         return cls(protocol=run, **options) if isinstance(run, str) else replace(run, **options)
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """Which corpus to read, and how (``serlib index`` and ``serlib extract``: one option per
+    field): its layout (a name of :data:`serlib.corpora.CORPORA`), root folder, label preset,
+    and the options of some corpora."""
+
+    corpus: str = _option(help="the corpus's layout (folder: your own recordings)")
+    root: Path = _option(help="the corpus's root folder", type=Path)
+    preset: str | None = _option(None, "a preset, or a mapping such as "
+                                       "'ang=anger,exc=happiness'")
+    improvised_only: bool | None = _option(None, "IEMOCAP: keep improvised dialogs only "
+                                                 "(default: as the preset says)")
+    speaker_ids: str | None = _option(None, "emoDB: thesis (1M..5F, the default, for "
+                                            "5fold/10fold/loso) or native (03..16)",
+                                      ("thesis", "native"))
+    labels: Path | None = _option(None, "folder: the labels CSV (default: ROOT/labels.csv, "
+                                        "else one sub-folder per label)", type=Path)
+
+    def index(self, progress: bool = True):
+        """The corpus's :class:`~serlib.corpora.CorpusIndex`
+        (:func:`serlib.corpora.index_corpus`)."""
+        from .corpora import index_corpus
+
+        own = {k: v for k, v in (("speaker_ids", self.speaker_ids), ("labels", self.labels))
+               if v is not None}  # options of some corpora only: given when set
+        return index_corpus(self.corpus, self.root, self.preset,
+                            improvised_only=self.improvised_only, progress=progress, **own)
 
 
 #: TrainConfig switches that name a run after its model (``alexnet+mixup``): a run folder's

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import CVRun, TrainConfig
+from .config import CVRun, TrainConfig, _option
 from .cv import plan_cv
 from .errors import SerlibError
 from .runs import fold_lock, fold_path, fold_state, write_json
@@ -192,15 +192,18 @@ class SlurmOptions:
     ``#SBATCH`` parameters as ``("key=value", ...)``, e.g. ``("account=abc",
     "qos=short")``; ``setup`` lines run before the task (``module load cuda``)."""
 
-    partition: str | None = None
-    gpus_per_job: int = 0
-    cpus_per_job: int = 2
-    mem_gb: float | None = None
-    time: int = 24 * 60
-    array_parallelism: int = 64
-    sbatch: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
-    job_name: str = "serlib"
+    partition: str | None = _option(None, "slurm: the partition")
+    gpus_per_job: int = _option(0, "slurm: GPUs per fold")
+    cpus_per_job: int = _option(2, "slurm: CPUs per fold")
+    mem_gb: float | None = _option(None, "slurm: memory per fold, GB", type=float)
+    time: int = _option(24 * 60, "slurm: minutes per fold")
+    array_parallelism: int = _option(64, "slurm: folds running at once")
+    sbatch: tuple[str, ...] = _option((), "slurm: another #SBATCH parameter, e.g. account=abc "
+                                          "(repeatable)", action="append", metavar="KEY=VALUE")
+    setup: tuple[str, ...] = _option((), "slurm: a shell line run before each fold, e.g. "
+                                         "'module load cuda' (repeatable)", action="append",
+                                     metavar="LINE")
+    job_name: str = _option("serlib", "slurm: the jobs' name in squeue")
 
     def parameters(self) -> dict:
         """submitit's ``SlurmExecutor.update_parameters`` arguments."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -113,7 +114,7 @@ def test_extract_with_the_seeds_flags(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--features", "mfcc"], "invalid choice"),
     (["--nfreq", "900"], "nfreq 900 is more than"),
-    (["--snr", "loud"], "give a range in dB"),
+    (["--snr_db", "loud"], "give numbers separated by a comma"),
     (["--noise", "/no/such/folder"], "not a folder of audio files"),
 ])
 def test_extract_bad_arguments(tmp_path, args, message):
@@ -165,6 +166,65 @@ def test_cv_options_and_sweep_keys_come_from_the_same_fields():
             assert dests.get(f.name) == 1, f.name
     assert set(TOP_KEYS) == {"store", "out"} | {f.name for f in fields(CVRun)} - {"label"}
     assert set(_dests("train")) >= {f.name for f in fields(TrainConfig)}
+
+
+def _spellings(name: str) -> set[str]:
+    snake, kebab = f"--{name}", f"--{name.replace('_', '-')}"
+    return {snake, kebab, f"--no-{name}", f"--no-{name.replace('_', '-')}"}
+
+
+@pytest.mark.parametrize("command, classes", [
+    ("extract", ("CorpusOptions", "FeatureConfig", "NoiseConfig")),
+    ("index", ("CorpusOptions",)),
+    ("train", ("TrainConfig",)),
+    ("cv", ("TrainConfig", "CVRun", "SlurmOptions")),
+    ("sweep", ("SlurmOptions",)),
+])
+def test_every_field_is_exactly_one_option_spelled_as_the_field(command, classes):
+    """One CLI style: each field of the dataclasses behind a subcommand is one option, written
+    to the field's own name and spelled only as the field is (snake case, as the thesis's
+    CLI, or kebab case), so that --help, sweep files and the code say the same names."""
+    import argparse
+    from dataclasses import fields
+
+    import serlib.config
+    import serlib.launch
+    from serlib.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    actions = {a.dest: a for a in sub.choices[command]._actions if a.option_strings}
+    dests = _dests(command)
+    for name in classes:
+        cls = getattr(serlib.config, name, None) or getattr(serlib.launch, name)
+        for f in fields(cls):
+            if f.name == "noise" and name == "FeatureConfig":
+                continue  # a NoiseConfig: its fields are the options
+            assert dests.get(f.name) == 1, (command, f.name)
+            assert set(actions[f.name].option_strings) <= _spellings(f.name), f.name
+
+
+def test_extract_and_slurm_options_build_their_dataclasses():
+    """The parsed options give the dataclasses back, nested NoiseConfig and repeatable
+    #SBATCH lines included."""
+    from serlib.cli import _from_args, build_parser
+    from serlib.config import CorpusOptions, FeatureConfig, NoiseConfig
+    from serlib.launch import SlurmOptions
+
+    args = build_parser().parse_args([
+        "extract", "--corpus", "emodb", "--root", "r", "--speaker-ids", "native", "--out", "o",
+        "--features", "lognrevspec", "--snr_db", "5,15", "--reverb_p", "0.25", "--mixnoise",
+        "--nrev_snr_db", "3", "--segment", "100"])  # an abbreviation of both spellings
+    assert _from_args(FeatureConfig, args) == FeatureConfig(
+        features="lognrevspec", segment_size=100, mixnoise=1, nrev_snr_db=3.0,
+        noise=NoiseConfig(snr_db=(5.0, 15.0), reverb_p=0.25))
+    assert _from_args(CorpusOptions, args) == CorpusOptions(
+        "emodb", Path("r"), speaker_ids="native")
+    args = build_parser().parse_args(["cv", "s", "--out", "o", "--sbatch", "account=abc",
+                                      "--sbatch", "qos=short", "--mem_gb", "8", "--time", "30"])
+    assert _from_args(SlurmOptions, args) == SlurmOptions(
+        mem_gb=8.0, time=30, sbatch=("account=abc", "qos=short"))
+    assert _from_args(SlurmOptions, build_parser().parse_args(["cv", "s", "--out", "o"])) \
+        == SlurmOptions()
 
 
 def test_cv_folds_option_gives_the_run_its_folds(tmp_path):
