@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 _SUBMODULES = {"audio", "augment", "backbones", "baselines", "checkpoints", "cli", "config",
                "corpora", "course", "crosscorpus", "cv", "demo", "deploy", "errors", "extract",
                "features", "files", "images", "inference", "launch", "logs", "losses", "metrics",
-               "models", "plots", "predict", "report", "runs", "scaling", "solutions", "stats",
-               "store", "sweep", "tiers", "train", "transforms"}
+               "models", "plots", "predict", "report", "runs", "scaling", "solutions",
+               "spectrograms", "stats", "store", "sweep", "tiers", "train", "transforms"}
 _NAMES = {"FeatureConfig": "config", "NoiseConfig": "config", "TrainConfig": "config",
           "index_corpus": "corpora", "synthesize": "corpora", "extract_features": "extract",
           "load_features": "features", "compute_features": "features", "build_model": "models",

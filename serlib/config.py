@@ -20,6 +20,7 @@ from .backbones import (  # the registry of networks (names only: no torch)
     parse_model,
 )
 from .errors import SerlibError
+from .spectrograms import FEATURE_TYPES  # the registry of feature types (librosa not loaded)
 
 # Built-in noises: coloured noise by spectral decay in dB per octave, and babble.
 COLOURS = {"white": 0.0, "pink": -3.01, "brown": -6.02}
@@ -81,33 +82,6 @@ class NoiseConfig:
             raise SerlibError(f"--snr_db {lo},{hi}: the range is empty; give low,high, e.g. 0,20")
         if not 0 <= self.reverb_p <= 1:
             raise SerlibError(f"--reverb_p {self.reverb_p}: a chance between 0 and 1")
-
-
-@dataclass(frozen=True)
-class FeatureType:
-    """What a feature type is made of: ``mel`` bands (``nmel``) or linear bins (``nfreq``);
-    ``deltas``: channels 2 and 3 are the delta and delta-delta of channel 1; ``perturbed``:
-    channels 2 and 3 are the spectrograms of a noisy and a reverberant copy
-    (:func:`serlib.features.compute_features`)."""
-
-    mel: bool = False
-    deltas: bool = False
-    perturbed: bool = False
-
-    @property
-    def channels(self) -> int:
-        """C, the number of channels of a segment."""
-        return 3 if self.deltas or self.perturbed else 1
-
-
-#: The feature registry: the thesis's five types by name.
-FEATURE_TYPES: dict[str, FeatureType] = {
-    "logspec": FeatureType(),
-    "logmelspec": FeatureType(mel=True),
-    "logmeldeltaspec": FeatureType(mel=True, deltas=True),
-    "lognrevspec": FeatureType(perturbed=True),
-    "logdeltaspec": FeatureType(deltas=True),
-}
 
 
 @dataclass(frozen=True)

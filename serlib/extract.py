@@ -31,7 +31,7 @@ from .audio import load_audio
 from .augment import Perturber
 from .corpora import CorpusIndex
 from .errors import BadAudioError, SerlibError
-from .features import FeatureConfig, compute_features, num_segments, segment
+from .features import FEATURE_TYPES, FeatureConfig, compute_features, num_segments, segment
 from .files import atomic_path, check_writable, claim_folder, size_text
 from .store import (
     TEMP_MARKER,
@@ -124,7 +124,7 @@ def _warm_up(config: FeatureConfig) -> None:
 
 
 def _perturber(config: FeatureConfig) -> Perturber | None:
-    if config.features == "lognrevspec" or config.mixnoise:
+    if FEATURE_TYPES[config.features].perturbed or config.mixnoise:
         return Perturber(config.noise, config.sample_rate, config.seed)
     return None
 

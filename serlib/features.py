@@ -18,43 +18,21 @@ behaviour.
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 
 from .augment import Perturber
-from .config import FEATURE_TYPES, FeatureConfig, NoiseConfig
+from .config import FeatureConfig, NoiseConfig
+from .spectrograms import (  # each feature type's computation, and its parts
+    FEATURE_TYPES,
+    log_mel_spectrogram,
+    log_spectrogram,
+    power_spectrogram,
+    with_deltas,
+)
 
 __all__ = ["FEATURE_TYPES", "FeatureConfig", "NoiseConfig", "compute_features", "load_features",
-           "num_segments", "segment", "segment_starts"]
-
-def power_spectrogram(y: np.ndarray, config: FeatureConfig,
-                      bins: int | None = None) -> np.ndarray:
-    """Pre-emphasis, then ``|STFT|^2`` with a Hamming window: ``(bins or n_fft // 2 + 1, T)``."""
-    y = librosa.effects.preemphasis(y, coef=config.preemphasis) if config.preemphasis else y
-    spec = librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length,
-                        win_length=config.win_length, window="hamming")[:bins]
-    return spec.real ** 2 + spec.imag ** 2  # |z|^2 without the square root of abs()
-
-
-def log_spectrogram(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """dB of the lowest ``nfreq`` bins relative to their maximum: ``(nfreq, T)``."""
-    return librosa.power_to_db(power[: config.nfreq], ref=np.max, top_db=config.top_db)
-
-
-def log_mel_spectrogram(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """dB of the mel spectrogram relative to its maximum: ``(nmel, T)``."""
-    mel = librosa.feature.melspectrogram(S=power, sr=config.sample_rate, n_fft=config.n_fft,
-                                         n_mels=config.nmel)
-    return librosa.power_to_db(mel, ref=np.max, top_db=config.top_db)
-
-
-def with_deltas(x: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """``x`` with its delta and delta-delta: ``(F, T)`` -> ``(3, F, T)``."""
-    width = config.delta_width
-    if x.shape[-1] < width:  # librosa needs width frames; so short a file has no dynamics
-        return np.stack([x, np.zeros_like(x), np.zeros_like(x)])
-    return np.stack([x, librosa.feature.delta(x, width=width, order=1, mode="nearest"),
-                     librosa.feature.delta(x, width=width, order=2, mode="nearest")])
+           "log_mel_spectrogram", "log_spectrogram", "num_segments", "power_spectrogram",
+           "segment", "segment_starts", "with_deltas"]
 
 
 def compute_features(y: np.ndarray, config: FeatureConfig,
@@ -66,19 +44,15 @@ def compute_features(y: np.ndarray, config: FeatureConfig,
     ``perturber``.
     """
     kind = FEATURE_TYPES[config.features]
+    perturb = None
     if kind.perturbed:
         rng = rng if rng is not None else np.random.default_rng(config.seed)
         perturber = perturber or Perturber(config.noise, config.sample_rate, config.seed)
-        versions = [y, perturber.noisy(y, rng, "white", config.nrev_snr_db),
-                    perturber.reverberant(y, rng)]
-        out = np.stack([log_spectrogram(power_spectrogram(v, config, config.nfreq), config)
-                        for v in versions])
-    else:
-        power = power_spectrogram(y, config, None if kind.mel else config.nfreq)
-        base = log_mel_spectrogram(power, config) if kind.mel else \
-            log_spectrogram(power, config)
-        out = with_deltas(base, config) if kind.deltas else base[None]
-    return out.astype(np.float32)
+
+        def perturb(x: np.ndarray, how: str) -> np.ndarray:
+            return perturber.noisy(x, rng, "white", config.nrev_snr_db) if how == "noise" \
+                else perturber.reverberant(x, rng)
+    return kind.compute(y, config, perturb).astype(np.float32)
 
 
 def num_segments(frames: int, segment_size: int) -> int:

@@ -87,6 +87,27 @@ def test_values_equal_direct_librosa(stores, corpus, features):
             assert np.abs(got[:channels] - expected[:channels]).max() < 1e-3, (utt, features)
 
 
+@pytest.mark.parametrize("features", list(FEATURE_TYPES))
+def test_every_feature_type_gives_the_shape_it_declares(stores, features):
+    """A feature type registered in serlib.spectrograms is extracted, segmented and padded
+    as its entry says: (C, F, T) with C its channels and F its bins, the padding of each
+    channel (the dB floor, 0 for a derivative), and seeded (the same waveform, the same
+    values)."""
+    from serlib.features import compute_features
+
+    config = FeatureConfig(features=features, segment_size=SEG, dtype="float32")
+    kind = FEATURE_TYPES[features]
+    store = stores[features]
+    assert store[next(iter(store))].segments.shape[1:] == (kind.channels, config.freq_bins,
+                                                          SEG)
+    assert len(config.pad_values()) == kind.channels
+    assert (config.pad_values() == 0).sum() == (2 if kind.deltas else 0)
+    y = np.random.default_rng(1).normal(0, 0.1, 16000).astype(np.float32)
+    x = compute_features(y, config)
+    assert x.dtype == np.float32 and x.shape[:2] == (kind.channels, config.freq_bins)
+    assert np.isfinite(x).all() and np.array_equal(x, compute_features(y, config))
+
+
 def test_lognrevspec_noise_and_reverb_channels(corpus):
     path = corpus / "wav" / "16b10Tz.wav"
     y, _ = librosa.load(path, sr=16000)
