@@ -380,7 +380,7 @@ def _add_cv(sub: argparse._SubParsersAction) -> None:
     from .config import CVRun
     from .cv import PROTOCOLS
 
-    _dataclass_options(p, CVRun, choices={"protocol": list(PROTOCOLS)}, help={
+    _dataclass_options(p, CVRun, help={  # checked by serlib.cv.parse_protocol: kfold:k=10
         "protocol": "; ".join(f"{n}: {v.description}" for n, v in PROTOCOLS.items())})
     p.add_argument("--out", type=Path, required=True,
                    help="folder for the fold results: new, empty, or this run's (to resume)")

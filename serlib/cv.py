@@ -18,11 +18,12 @@ TESS's, your own) they raise an error that points to the two that work on any
 corpus, using each speaker's gender where the store records it
 (``speaker_info`` in its ``meta.json``):
 
-- ``kfold``: speaker k-fold, k = 5 (fewer when there are fewer speakers).
+- ``kfold``: speaker k-fold, k = 5 unless the name says another (``kfold:k=10``), and
+  fewer when there are fewer speakers.
   Speakers are sorted within each gender (F, then M, then unknown; numbers in
   ids compare as numbers) and dealt round-robin onto the folds, so that each
   fold has as even a share of each gender as the counts allow. Folds are named
-  ``k1`` .. ``k5``. Validation is one training speaker: the first, in dealing
+  ``k1`` .. ``k5`` (for k = 5). Validation is one training speaker: the first, in dealing
   order, of the next folds with the gender of the fold's first test speaker
   (any gender if none has it).
 - ``loso-speaker``: leave one speaker out; every speaker is the test speaker
@@ -45,7 +46,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,6 +141,8 @@ def _kfold(present: list[str], info: dict[str, dict], *, k: int = 5, **_) -> Bas
     """Speaker k-fold, gender-balanced by dealing (see the module's description)."""
     if len(present) < 2:
         raise SerlibError(f"kfold needs at least two speakers; the store has {len(present)}")
+    if k < 2:
+        raise SerlibError(f"protocol kfold:k={k}: k must be 2 or more (default 5)")
     gender = _genders(present, info)
     order = _deal_order(present, gender)
     k = min(k, len(order))
@@ -175,13 +178,15 @@ def _loso_speaker(present: list[str], info: dict[str, dict], **_) -> BaseFolds:
 
 @dataclass(frozen=True)
 class Protocol:
-    """A protocol: its fold maker ``make(present, info, *, loso_val)`` over the sorted
-    speakers and their ``{"gender", "session"}``, whether it needs IEMOCAP-style ids,
-    and one line for the command line's help."""
+    """A protocol: its fold maker ``make(present, info, *, loso_val, **params)`` over the
+    sorted speakers and their ``{"gender", "session"}``, whether it needs IEMOCAP-style
+    ids, one line for the command line's help, and the parameters it takes with their
+    types (``kfold``'s ``k``), given in the protocol's name as ``kfold:k=10``."""
 
     make: Callable[..., BaseFolds]
     session_ids: bool
     description: str
+    params: dict[str, type] = field(default_factory=dict)
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -192,10 +197,35 @@ PROTOCOLS: dict[str, Protocol] = {
                        "every speaker tested once; validation the session's other speaker"),
     "loso": Protocol(lambda p, i, **kw: _thesis_folds("loso", p, **kw), True,
                      "leave one session out (no validation; --loso-val: the next session)"),
-    "kfold": Protocol(_kfold, False, "any corpus: speaker 5-fold, gender-balanced"),
+    "kfold": Protocol(_kfold, False, "any corpus: speaker k-fold, gender-balanced (k=5; "
+                                     "kfold:k=10 for 10)", {"k": int}),
     "loso-speaker": Protocol(_loso_speaker, False,
                              "any corpus: leave one speaker out, every speaker tested once"),
 }
+
+
+def parse_protocol(text: str) -> tuple[str, Protocol, dict]:
+    """A protocol with its parameters, ``NAME`` or ``NAME:key=value,...`` (``kfold:k=10``):
+    its name, :class:`Protocol` and parameters, checked against the protocol's own."""
+    name, _, given = text.partition(":")
+    if name not in PROTOCOLS:
+        raise SerlibError(f"unknown protocol {text!r}; choose one of {list(PROTOCOLS)} "
+                          "(kfold:k=10 for another k)")
+    spec, params = PROTOCOLS[name], {}
+    for item in filter(None, (part.strip() for part in given.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in spec.params:
+            takes = ", ".join(f"{k}=..." for k in spec.params) or "no parameters"
+            raise SerlibError(f"protocol {text!r}: {name} takes {takes}")
+        try:
+            params[key] = spec.params[key](value.strip())
+        except ValueError:
+            raise SerlibError(f"protocol {text!r}: {key} must be a whole number, e.g. "
+                              f"{name}:{key}=10") from None
+    return name, spec, params
+
+
 #: The protocols that work on any speaker ids.
 SPEAKER_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if not p.session_ids)
 
@@ -229,12 +259,10 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
     """
     from .store import parse_speaker_id
 
-    if protocol not in PROTOCOLS:
-        raise SerlibError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
+    _, spec, params = parse_protocol(protocol)
     if repeats < 1:
         raise SerlibError(f"--repeats must be at least 1, not {repeats}")
     present = sorted(speakers)
-    spec = PROTOCOLS[protocol]
     if spec.session_ids and not all(SESSION_ID.match(s) for s in present):
         shown = ", ".join(sorted(present, key=natural_key)[:6]) + \
             (", ..." if len(present) > 6 else "")
@@ -247,7 +275,7 @@ def make_folds(protocol: str, speakers: list[str], *, repeats: int = 1, seed: in
         warnings.warn(f"only two speakers ({', '.join(present)}): speaker-independent "
                       f"evaluation is limited to training on one and testing on the other, "
                       f"without a validation speaker", stacklevel=2)
-    base = spec.make(present, info, loso_val=loso_val)
+    base = spec.make(present, info, loso_val=loso_val, **params)
     if not base:
         raise SerlibError(f"protocol {protocol}: none of its test speakers is in the store "
                           f"(speakers: {', '.join(present)})")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .config import CVRun, TrainConfig
-from .cv import PROTOCOLS
+from .cv import parse_protocol
 from .errors import SerlibError
 
 if sys.version_info >= (3, 11):
@@ -122,10 +122,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         raise SerlibError(f"{path}: no runs; add at least one [runs.NAME] table")
     if "out" not in top:
         raise SerlibError(f"{path}: say where the runs go with out = \"FOLDER\"")
-    protocol = top.get("protocol", "5fold")
-    if protocol not in PROTOCOLS:
-        raise SerlibError(f"{path}: unknown protocol {protocol!r}; choose one of "
-                          f"{list(PROTOCOLS)}")
+    try:
+        parse_protocol(top.get("protocol", "5fold"))
+    except SerlibError as e:
+        raise SerlibError(f"{path}: {e}") from None
     out = Path(top["out"])
     parsed = []
     for name, options in runs.items():

@@ -4,6 +4,7 @@ their real layouts, native speaker ids, kfold and loso-speaker, and one run end 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -55,8 +56,9 @@ def test_the_registry_is_the_single_source():
                for cmd in ("synth", "index", "extract", "cv")}
     assert choices["synth"]["layout"] == list(CORPORA)
     assert choices["index"]["corpus"] == choices["extract"]["corpus"] == list(CORPORA)
-    assert choices["cv"]["protocol"] == list(PROTOCOLS) == ["5fold", "10fold", "loso", "kfold",
-                                                            "loso-speaker"]
+    assert list(PROTOCOLS) == ["5fold", "10fold", "loso", "kfold", "loso-speaker"]
+    helps = {a.dest: a.help for a in sub["cv"]._actions}
+    assert all(f"{name}:" in helps["protocol"] for name in PROTOCOLS)
     from serlib.course import CORPORA as COURSE_CORPORA
 
     assert COURSE_CORPORA == ("synthetic", *CORPORA)
@@ -473,6 +475,33 @@ def test_kfold_is_gender_balanced_and_deterministic():
                      ("k3", ("spk10",), ("spk1",))]
 
 
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_kfold_takes_its_k_in_the_protocols_name(k):
+    """A protocol with a parameter, given where the protocol is named (``kfold:k=10``), so
+    that run_cv, sweeps and the CLI take it without a signature of its own."""
+    ids, info = ravdess_ids()
+    folds = make_folds(f"kfold:k={k}", ids, speaker_info=info)
+    assert [f.name for f in folds] == [f"k{i + 1}" for i in range(k)]
+    assert sorted(s for f in folds for s in f.test_ids) == ids  # every speaker tested once
+    assert max(len(f.test_ids) for f in folds) - min(len(f.test_ids) for f in folds) <= 1
+    assert make_folds("kfold:k=5", ids, speaker_info=info) == \
+        make_folds("kfold", ids, speaker_info=info)
+
+
+@pytest.mark.parametrize("protocol, message", [
+    ("kfold:k=1", "k must be 2 or more"),
+    ("kfold:k=ten", "k must be a whole number"),
+    ("kfold:n=3", "kfold takes k=..."),
+    ("5fold:k=3", "5fold takes no parameters"),
+    ("6fold", "unknown protocol '6fold'"),
+])
+def test_protocol_parameters_are_checked(protocol, message):
+    ids, info = ravdess_ids()
+    with pytest.raises(SerlibError, match=re.escape(message)):
+        make_folds(protocol, [f"{s}M" for s in "12345"] if protocol.startswith("5") else ids,
+                   speaker_info=None if protocol.startswith("5") else info)
+
+
 def test_leave_one_speaker_out():
     ids, info = ravdess_ids()
     folds = make_folds("loso-speaker", ids, speaker_info=info)
@@ -566,6 +595,13 @@ def test_ravdess_end_to_end(tmp_path):
         majority = np.bincount(labels, minlength=len(store.classes)).argmax()
         test = store[f["test_ids"][0]].utt_labels
         assert f["test"]["wa"] == pytest.approx(np.mean(test == majority))
+    # The protocol's parameter reaches the folds through run_cv and the command line alike.
+    two = run_cv(store, "kfold:k=2", train, tmp_path / "k2", log=lambda _: None)
+    assert [p.name for p in two] == ["fold-r0-k1.json", "fold-r0-k2.json"]
+    assert main(["cv", str(store.path), "--ser_model", "majority", "--protocol", "kfold:k=2",
+                 "--out", str(tmp_path / "k2-cli"), "--no-progress"]) == 0
+    assert sorted(p.name for p in (tmp_path / "k2-cli").glob("fold-*.json")) == \
+        [p.name for p in two]
 
 
 @pytest.mark.parametrize("layout, n, model", [("cremad", 16, "majority"),
