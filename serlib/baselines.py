@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +33,7 @@ from .files import atomic_path
 from .metrics import Evaluation, evaluate_utterances
 from .store import FeatureStore
 
-__all__ = ["BASELINES", "egemaps", "fit_baseline"]
+__all__ = ["BASELINES", "BASELINE_MODELS", "Baseline", "egemaps", "fit_baseline"]
 
 FEATURE_SET = "eGeMAPSv02"
 CACHE = "egemaps.npy"
@@ -92,42 +94,68 @@ def _evaluate(log_probs: np.ndarray, labels: np.ndarray, num_classes: int) -> Ev
                                num_classes, loss)
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline as a scikit-learn estimator beside the CNNs: ``make()`` gives a fresh
+    estimator with ``fit(x, y)`` and ``predict_proba(x)``, ``inputs(store)`` its input per
+    utterance ``(U, D)`` in the store's order."""
+
+    make: Callable[[], object]
+    inputs: Callable[[FeatureStore], np.ndarray]
+
+
+def _no_inputs(store: FeatureStore) -> np.ndarray:
+    """The majority class needs no input: one empty column per utterance ``(U, 1)``."""
+    return np.zeros((store.meta["num_utterances"], 1), dtype=np.float32)
+
+
+def _acoustic_model():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(
+        C=ACOUSTIC_C, class_weight="balanced", max_iter=5000))
+
+
+def _majority_model():
+    from sklearn.dummy import DummyClassifier
+
+    return DummyClassifier(strategy="prior")  # the training prior; argmax: the majority
+
+
+#: The baselines by name (``--ser_model majority``); :data:`serlib.config.BASELINES` lists
+#: the same names for the configuration, which must not import scikit-learn.
+BASELINE_MODELS: dict[str, Baseline] = {
+    "majority": Baseline(_majority_model, _no_inputs),
+    "acoustic": Baseline(_acoustic_model, egemaps),
+}
+
+
+def _num_params(model) -> int:
+    """The fitted parameters of a linear model (coefficients and intercepts); 0 for a prior."""
+    last = model[-1] if hasattr(model, "steps") else model
+    return int(last.coef_.size + last.intercept_.size) if hasattr(last, "coef_") else 0
+
+
 def fit_baseline(store: FeatureStore, config: TrainConfig, train_ids: list[str],
                  val_ids: list[str], test_ids: list[str]) -> tuple[Evaluation | None, Evaluation,
                                                                    int]:
-    """Fit ``config.ser_model`` (``majority`` or ``acoustic``) on the training speakers;
-    returns the validation and test evaluations and the number of fitted parameters."""
-    k = len(store.classes)
-    y_train = _labels(store, train_ids)
-    if config.ser_model == "majority":
-        counts = np.bincount(y_train, minlength=k).astype(float)
-        prior = np.log(np.maximum(counts, 0.5) / counts.sum())
-
-        def predict(speakers: list[str]) -> np.ndarray:  # (U, K): the training prior each time
-            return np.tile(prior, (len(_labels(store, speakers)), 1))
-
-        num_params = 0
-    elif config.ser_model == "acoustic":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        x = egemaps(store)
-        model = make_pipeline(StandardScaler(),
-                              LogisticRegression(C=ACOUSTIC_C, class_weight="balanced",
-                                                 max_iter=5000))
-        model.fit(x[_speaker_rows(store, train_ids)], y_train)
-        present = model[-1].classes_
-
-        def predict(speakers: list[str]) -> np.ndarray:
-            proba = np.zeros((len(_labels(store, speakers)), k))
-            proba[:, present] = model.predict_proba(x[_speaker_rows(store, speakers)])
-            return np.log(np.maximum(proba, 1e-12))
-
-        num_params = int(model[-1].coef_.size + model[-1].intercept_.size)
-    else:
+    """Fit ``config.ser_model`` (a name of :data:`BASELINE_MODELS`) on the training speakers'
+    utterances; returns the validation and test evaluations and the number of fitted
+    parameters."""
+    if config.ser_model not in BASELINE_MODELS:
         raise SerlibError(f"{config.ser_model!r} is not a baseline; baselines: "
-                          f"{list(BASELINES)}")
-    val = _evaluate(predict(val_ids), _labels(store, val_ids), k) if val_ids else None
-    test = _evaluate(predict(test_ids), _labels(store, test_ids), k)
-    return val, test, num_params
+                          f"{list(BASELINE_MODELS)}")
+    spec, k = BASELINE_MODELS[config.ser_model], len(store.classes)
+    x = spec.inputs(store)
+    model = spec.make().fit(x[_speaker_rows(store, train_ids)], _labels(store, train_ids))
+
+    def log_probs(speakers: list[str]) -> np.ndarray:  # (U, K), classes unseen in training 0
+        proba = np.zeros((len(_labels(store, speakers)), k))
+        proba[:, model.classes_] = model.predict_proba(x[_speaker_rows(store, speakers)])
+        return np.log(np.maximum(proba, 1e-12))
+
+    val = _evaluate(log_probs(val_ids), _labels(store, val_ids), k) if val_ids else None
+    test = _evaluate(log_probs(test_ids), _labels(store, test_ids), k)
+    return val, test, _num_params(model)

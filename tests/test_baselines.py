@@ -119,3 +119,18 @@ def test_a_baseline_cannot_be_trained_as_a_network(store):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "is a baseline" in r.stderr and "serlib cv" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_every_baseline_is_a_scikit_learn_classifier_named_as_the_configuration_names_it():
+    """Baselines behind scikit-learn's fit/predict_proba interface, one registry entry each:
+    the configuration (which must not import scikit-learn) lists the same names."""
+    from sklearn.base import clone, is_classifier
+
+    from serlib.baselines import BASELINE_MODELS
+    from serlib.config import BASELINES
+
+    assert tuple(BASELINE_MODELS) == BASELINES
+    for name, spec in BASELINE_MODELS.items():
+        model = spec.make()
+        assert is_classifier(model), name
+        clone(model)  # a proper estimator: its parameters are its constructor's
