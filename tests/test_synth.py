@@ -150,3 +150,13 @@ def test_a_corpus_of_an_older_synthesizer_is_named_as_such(tmp_path):
     (root / MARKER).write_text(json.dumps(marker))
     with pytest.raises(SerlibError, match="older serlib"):
         synthesize(root, "iemocap", 5, seed=0, progress=False)
+
+
+def test_a_job_without_a_length_is_refused_instead_of_rendered_forever():
+    """A new corpus's synthetic plan that forgets the utterance's length fails at once."""
+    from serlib.corpora.synth import Job
+    from serlib.errors import SerlibError
+
+    with pytest.raises(SerlibError, match="needs its duration_s or its num_syllables"):
+        Job("x.wav", "spk", "neutral", (0, 0))
+    assert Job("x.wav", "spk", "neutral", (0, 0), num_syllables=4).num_syllables == 4

@@ -70,6 +70,11 @@ class Job:
     content_seed: int | None = None
     channel: Channel = Channel()
 
+    def __post_init__(self) -> None:
+        if self.duration_s is None and self.num_syllables is None:  # it would never end
+            raise SerlibError(f"{self.path}: a synthetic utterance needs its duration_s or "
+                              "its num_syllables")
+
 
 @dataclass(frozen=True)
 class SynthLayout:
