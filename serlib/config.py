@@ -282,6 +282,20 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def stability_source(config: TrainConfig, has_noisy: bool) -> str:
+    """Where ``config``'s stability twins come from: ``noisy`` (the store's ``--mixnoise``
+    copies) or ``gaussian``; ``auto`` takes the copies when the store has them."""
+    if config.stability_source == "auto":
+        return "noisy" if has_noisy else "gaussian"
+    return config.stability_source
+
+
+def reads_noisy_copies(config: TrainConfig, has_noisy: bool) -> bool:
+    """Whether training with ``config`` reads the store's ``--mixnoise`` copies (stability
+    training's noisy twins); otherwise a store with copies trains exactly as one without."""
+    return config.stability and stability_source(config, has_noisy) == "noisy"
+
+
 #: TrainConfig fields that change how fast a fold trains, not what it computes: not part of a
 #: run's identity (folds trained on a GPU with a resident or compiled model belong with the
 #: others).

@@ -25,7 +25,7 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import EXECUTION_ONLY, TrainConfig
+from .config import EXECUTION_ONLY, FEATURE_TYPES, TrainConfig, reads_noisy_copies
 from .errors import SerlibError
 from .files import FileLock, atomic_path, claim_folder
 
@@ -181,9 +181,16 @@ def run_identity(store, protocol: str, config: TrainConfig, loso_val: bool = Fal
     from . import __version__
 
     train = {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY}
+    features = store.config.to_dict()
+    if not reads_noisy_copies(config, bool(store.noisy)):
+        # The copies are not read, so a store with them trains exactly as one without: the
+        # plain model notebook 6 trains on its noisy store is notebook 9's FCN+GAP fold.
+        features.pop("mixnoise")
+        if not FEATURE_TYPES[store.config.features].perturbed:  # lognrevspec's channels
+            features.pop("noise")
     return {"serlib": __version__, "store": store.fingerprint, "protocol": protocol,
             "loso_val": loso_val, "train_config": train,
-            "feature_config": store.config.to_dict(), "classes": list(store.classes),
+            "feature_config": features, "classes": list(store.classes),
             "corpus": store.meta.get("corpus"), "preset": store.meta.get("preset"),
             "num_segments": store.meta["shape"][0]}
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .checkpoints import FoldResult
-from .config import BASELINES, TrainConfig
+from .config import BASELINES, TrainConfig, reads_noisy_copies, stability_source
 from .errors import SerlibError
 from .images import to_images
 from .logs import EpochLog
@@ -356,13 +356,11 @@ def train_fold(store: FeatureStore, config: TrainConfig, val_id: str | Sequence[
     device = resolve_device(config.device, gpu)
     torch.manual_seed(config.seed)
     state = RandomState.from_seed(config.seed)
-    source = config.stability_source
-    if source == "auto":
-        source = "noisy" if store.noisy else "gaussian"
+    source = stability_source(config, bool(store.noisy))
     if config.stability and source == "noisy" and not store.noisy:
         raise SerlibError(f"{store.path} has no noisy copies: extract with --mixnoise, or use "
                           "--stability_source gaussian")
-    use_twins = config.stability and source == "noisy"
+    use_twins = reads_noisy_copies(config, bool(store.noisy))
     train, val, test, scaler = make_splits(store, train_ids, val_ids, test_ids, use_twins,
                                            by_speaker=config.scaler == "speaker")
     order = oversample(train.seg_labels, state.rng) if config.oversampling \

@@ -338,6 +338,35 @@ def test_a_fold_is_trained_once_and_read_back_by_later_notebooks(data, capsys, t
     assert "training again" in capsys.readouterr().out
 
 
+def test_a_plain_fold_kept_from_the_noisy_store_serves_the_plain_cross_validation(
+        data, tiny_tier):
+    """Notebook 6 before notebook 4: its plain model, trained on the store with noisy copies
+    (which it does not read), is kept, and notebook 9's cross-validation on the plain store
+    reads it back instead of refusing the run folder as another configuration's. A run
+    that does read the copies (stability training) keeps its own identity."""
+    from dataclasses import replace
+
+    from serlib.runs import run_identity
+
+    chosen = course_mod.use("synthetic", utterances=150, progress=False)
+    plain = chosen.features("logspec", progress=False, segment_size=100)
+    noisy = chosen.features("logspec", progress=False, segment_size=100, mixnoise=1)
+    assert run_identity(plain, "5fold", TINY) == run_identity(noisy, "5fold", TINY)
+    stable = replace(TINY, stability=True)
+    assert run_identity(plain, "5fold", replace(stable, stability_source="gaussian")) == \
+        run_identity(noisy, "5fold", replace(stable, stability_source="gaussian"))
+    assert run_identity(noisy, "5fold", stable) != \
+        run_identity(noisy, "5fold", replace(stable, stability_source="gaussian"))
+    kept = chosen.train_fold(noisy, TINY, log=lambda line: None)
+    lines = []
+    serlib.run_cv(plain, "5fold", TINY, chosen.work / "cv" / "alexnet_gap",
+                  folds=[chosen.fold[1]], progress=False, log=lines.append)
+    assert any("done already" in line for line in lines), lines
+    record = json.loads((chosen.work / "cv" / "alexnet_gap" /
+                         f"fold-r0-{chosen.fold[1]}.json").read_text())
+    assert record["test"]["ua"] == kept.test.ua
+
+
 def test_the_texts_claims_are_asserted_only_for_the_course_they_describe(tmp_path, monkeypatch):
     """The notebooks assert their text's claims about training only on the default synthetic
     corpus in the quick tier, where the thresholds were measured over training seeds."""
