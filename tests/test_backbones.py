@@ -25,6 +25,13 @@ from serlib.train import train_fold
 X = torch.randn(2, 3, 64, 96)
 
 
+def _by_size(names):
+    """Every backbone; the largest (over 100 M parameters, VGG) only in the whole suite, so
+    that the fast tier stays fast while make test still builds each one."""
+    return [pytest.param(n, marks=pytest.mark.slow) if BACKBONES[n].params > 100e6 else n
+            for n in names]
+
+
 def test_every_backbone_in_three_forms():
     assert set(MODELS) == {b + s for b in BACKBONES for s in ("", "_gap", "_att")}
     assert parse_model("resnet18_gap") == (BACKBONES["resnet18"], "gap")
@@ -35,7 +42,7 @@ def test_every_backbone_in_three_forms():
         TrainConfig(ser_model="resnet18_cam")
 
 
-@pytest.mark.parametrize("name", list(BACKBONES))
+@pytest.mark.parametrize("name", _by_size(BACKBONES))
 def test_finetuned_model_replaces_the_imagenet_head(name):
     torch.manual_seed(0)
     model = build_model(name, 4).eval()
@@ -48,8 +55,8 @@ def test_finetuned_model_replaces_the_imagenet_head(name):
         assert model(X).shape == (2, 4)
 
 
-@pytest.mark.parametrize("name", [b for b, spec in BACKBONES.items()
-                                  if spec.min_image_size > 1])
+@pytest.mark.parametrize("name", _by_size([b for b, spec in BACKBONES.items()
+                                           if spec.min_image_size > 1]))
 def test_the_smallest_image_each_backbone_takes(name):
     """``min_image_size`` is exact: every form trains a step on square images of that side
     (the shorter side of a segment's image), and one pixel less fails in the layers, which
@@ -64,7 +71,7 @@ def test_the_smallest_image_each_backbone_takes(name):
             TrainConfig(ser_model=name + suffix, image_size=smallest - 1)
 
 
-@pytest.mark.parametrize("name", list(BACKBONES))
+@pytest.mark.parametrize("name", _by_size(BACKBONES))
 def test_gap_and_attention_forms(name):
     spec = BACKBONES[name]
     gap = build_model(f"{name}_gap", 3).eval()
