@@ -301,6 +301,7 @@ def test_a_notebooks_fold_is_kept_for_the_cross_validation(fold, tmp_path, capsy
     assert not (out.parent / "alexnet_gap+mixup").exists()
 
 
+@pytest.mark.slow  # notebooks' course flow: trains several folds
 def test_a_fold_is_trained_once_and_read_back_by_later_notebooks(data, capsys, tiny_tier):
     from dataclasses import replace
 
@@ -338,6 +339,7 @@ def test_a_fold_is_trained_once_and_read_back_by_later_notebooks(data, capsys, t
     assert "training again" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # notebooks' course flow: trains several folds
 def test_a_plain_fold_kept_from_the_noisy_store_serves_the_plain_cross_validation(
         data, tiny_tier):
     """Notebook 6 before notebook 4: its plain model, trained on the store with noisy copies
