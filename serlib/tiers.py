@@ -14,8 +14,9 @@ measured minutes in the quick tier on the project's 2-core CPU, times the tier's
 (epochs x pixels x repeats, relative to quick), times the corpus's amount of speech
 relative to the synthetic course's, divided by the device's speed relative to that CPU,
 plus a fixed cost per trained fold on a GPU. The CPU and H200 speeds are measured
-(benchmarks/RESULTS.md); the T4, L4 and A100 speeds are an assumption (fractions of the
-H200's), to be replaced by measurements.
+(benchmarks/RESULTS.md; a CPU without native bfloat16 trains at :data:`CPU_NO_BF16_SPEED`
+of one with it, measured on two such CPUs); the T4, L4 and A100 speeds are an assumption
+(fractions of the H200's), to be replaced by measurements.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ COURSE_SPEECH_S = 1500.0
 #: Training speed relative to the project's 2-core CPU (95 training segments/s of FCN+GAP at
 #: 256 px, benchmarks/RESULTS.md). H200: measured (13,000-14,000/s). The others: assumed.
 GPU_SPEED = {"H200": 140.0, "H100": 110.0, "A100": 70.0, "L4": 35.0, "T4": 20.0}
+#: Training speed of a CPU without native bfloat16 (no AVX-512 BF16: it trains in float32)
+#: relative to the same number of cores of the CPU that measured QUICK_CPU_MINUTES, which has
+#: it. Measured on the 2-core AMD EPYC that runs CI: an AlexNet fold in 145 s against 62-69 s
+#: (0.45), notebook 10 from an empty course folder in 17.1 minutes against 7.1 (0.42).
+CPU_NO_BF16_SPEED = 0.43
 #: Seconds a GPU spends per trained fold besides its epochs (measured on the H200: scaling
 #: the segments and copying the training set).
 GPU_FOLD_S = 10.0
@@ -128,7 +134,10 @@ def device() -> Device:
                 return Device(name, speed, True, kind == "H200")
         return Device(f"{name} (assumed T4-class)", GPU_SPEED["T4"], True, False)
     cores = os.cpu_count() or 2
-    return Device(f"CPU ({cores} cores)", max(cores, 1) / 2, False, cores == 2)
+    bf16 = torch.cpu._is_avx512_bf16_supported()  # what serlib.train's autocast uses
+    return Device(f"CPU ({cores} cores)", max(cores, 1) / 2 * (1.0 if bf16 else
+                                                                 CPU_NO_BF16_SPEED),
+                  False, cores == 2)
 
 
 def propose(corpus: str) -> str:

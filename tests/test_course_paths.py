@@ -154,6 +154,26 @@ def test_the_time_model_keeps_the_gpu_tiers_promise():
     assert tiers.say_minutes(0.5) == "under a minute" and tiers.say_minutes(150) == "about 2.5 h"
 
 
+def test_a_cpu_without_bfloat16_is_expected_as_slow_as_measured(monkeypatch):
+    """The time model on the CPU that runs CI (2 cores, no native bfloat16): what notebook
+    10 took there from an empty course folder (17.1 minutes), within a fifth; on a CPU with
+    bfloat16 the minutes measured on it."""
+    import os
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    plain = tiers.device()
+    assert plain.speed == tiers.CPU_NO_BF16_SPEED and not plain.gpu
+    assert tiers.expected_minutes(10, tiers.TIERS["quick"], plain) == pytest.approx(17.1,
+                                                                                     rel=0.2)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert tiers.expected_minutes(10, tiers.TIERS["quick"], tiers.device()) == \
+        tiers.QUICK_CPU_MINUTES[10]
+
+
 def test_a_second_corpus_is_the_real_one_when_its_variable_is_set(clean_env, tmp_path,
                                                                   capsys):
     clean_env.setenv("SERLIB_DATA", str(tmp_path / "data"))
