@@ -163,6 +163,7 @@ def test_segments_of_and_segment_starts(fold):
                for s, a in zip(segment(x, 100, np.zeros(1)), starts, strict=True))
 
 
+@pytest.mark.slow  # over 5 s: the whole suite only, for a fast inner loop
 def test_a_predictor_from_the_fold_equals_one_from_its_checkpoint(fold, tmp_path):
     store, index, result, path = fold
     wav = index.table.query("speaker == '1M'")["path"].iloc[0]

@@ -348,6 +348,7 @@ def test_a_class_nearly_never_found_is_flagged_though_no_fold_collapsed(tmp_path
         "folds: fcn: c (5 %)." in text
 
 
+@pytest.mark.slow  # over 5 s: the whole suite only, for a fast inner loop
 def test_a_fold_trained_alone_is_saved_as_run_cv_would_write_it(tmp_path):
     """save_fold writes train_fold's result as run_cv's fold file, byte for byte, so that
     run_cv skips it; speakers that are no fold, or another store, are refused."""

@@ -56,6 +56,7 @@ def test_emodb_layout_indexes(tmp_path):
                                                    "14", "15", "16"}
 
 
+@pytest.mark.slow  # over 5 s: the whole suite only, for a fast inner loop
 def test_same_seed_same_corpus_and_parallel_equals_sequential(tmp_path, iemocap_synth):
     again = synthesize(tmp_path / "again", "iemocap", 120, seed=3, jobs=2, progress=False)
     assert digest(again) == digest(iemocap_synth)
@@ -63,6 +64,7 @@ def test_same_seed_same_corpus_and_parallel_equals_sequential(tmp_path, iemocap_
     assert digest(other)[0] != digest(iemocap_synth)[0]
 
 
+@pytest.mark.slow  # over 5 s: the whole suite only, for a fast inner loop
 def test_interrupted_synthesis_resumes(tmp_path, iemocap_synth):
     root = synthesize(tmp_path / "c", "iemocap", 120, seed=3, jobs=1, progress=False)
     wavs = sorted(root.rglob("*.wav"))
