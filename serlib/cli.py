@@ -207,13 +207,14 @@ def _dataclass_options(p: argparse.ArgumentParser, cls, *, choices: dict | None 
     from dataclasses import MISSING, fields
 
     for f in fields(cls):
-        if _nested(f):
-            _dataclass_options(p, _nested(f), choices=choices, help=help)
+        if nested := _nested(f):
+            _dataclass_options(p, nested, choices=choices, help=help)
             continue
-        meta = dict(f.metadata)
-        text = (help or {}).get(f.name) or meta.pop("help", None) or None
+        meta = dict(f.metadata)  # what is left after help and choices goes to add_argument
+        text = (help or {}).get(f.name) or meta.pop("help", None)
+        meta.pop("help", None)
         field_choices = (choices or {}).get(f.name) or meta.pop("choices", None)
-        meta.pop("help", None), meta.pop("choices", None)
+        meta.pop("choices", None)
         required = f.default is MISSING
         kwargs = {"default": None if required else f.default, "help": text}
         if required:
@@ -240,7 +241,8 @@ def _from_args(cls, args: argparse.Namespace):
 
     values = {}
     for f in fields(cls):
-        value = _from_args(_nested(f), args) if _nested(f) else getattr(args, f.name)
+        nested = _nested(f)
+        value = _from_args(nested, args) if nested else getattr(args, f.name)
         values[f.name] = tuple(value) if isinstance(value, list) else value
     return cls(**values)
 
