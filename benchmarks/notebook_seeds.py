@@ -27,26 +27,27 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from seeds import cpu  # benchmarks/seeds.py, beside this script
+from seeds import cpu, only_repeats  # benchmarks/seeds.py, beside this script
 
 import serlib
-from serlib.report import class_table, load_runs, paired_difference
+from serlib.report import Run, class_table, load_runs, paired_difference
 
 REFERENCE = "alexnet_gap"
-# label -> (notebook, changes to the tier's settings, noisy copies read)
+# label -> (changes to the tier's settings, whether it reads notebook 6's noisy copies);
+# notebook 9's configurations, then notebook 10's attention FCN and SpecAugment
 CONFIGS = {
-    "majority": (9, {"ser_model": "majority"}, False),
-    REFERENCE: (9, {}, False),
-    "alexnet_gap+mixup": (9, {"mixup": True}, False),
-    "alexnet_gap+stability": (9, {"stability": True}, True),
-    "alexnet_gap+oversampling": (9, {"oversampling": True}, False),
-    "alexnet_att": (10, {"ser_model": "alexnet_att"}, False),
-    "alexnet_gap+specaugment": (10, {"specaugment": True}, False),
-    "alexnet": (9, {"ser_model": "alexnet"}, False),
+    "majority": ({"ser_model": "majority"}, False),
+    REFERENCE: ({}, False),
+    "alexnet_gap+mixup": ({"mixup": True}, False),
+    "alexnet_gap+stability": ({"stability": True}, True),
+    "alexnet_gap+oversampling": ({"oversampling": True}, False),
+    "alexnet_att": ({"ser_model": "alexnet_att"}, False),
+    "alexnet_gap+specaugment": ({"specaugment": True}, False),
+    "alexnet": ({"ser_model": "alexnet"}, False),
 }
 
 
-def seed_lines(folder: Path, label: str, seed: int, reference: Path | None) -> list[str]:
+def seed_lines(folder: Path, label: str, seed: int, reference: Run | None) -> list[str]:
     """One configuration's per-seed means, range, paired comparison and class recalls."""
     run = load_runs([folder])[0]
     table = run.table()
@@ -60,15 +61,12 @@ def seed_lines(folder: Path, label: str, seed: int, reference: Path | None) -> l
                   f"{per_seed['WA'].max():.1f}, UA {per_seed['UA'].min():.1f} to "
                   f"{per_seed['UA'].max():.1f} (mean {per_seed['UA'].mean():.1f})."]
     if reference is not None:
-        paired = paired_difference(load_runs([reference])[0], run, "UA")
+        paired = paired_difference(reference, run, "UA")
         lines.append(f"Against FCN+GAP over {paired.pairs} pairs ({paired.folds} folds): "
                      f"ΔUA {paired.mean:+.1f} [{paired.low:+.1f}, {paired.high:+.1f}], "
                      f"p {paired.p:.3f}: **{paired.verdict}**.")
-    recalls = []
-    for repeat in per_seed.index:
-        one = replace(run, folds={k: v for k, v in run.folds.items()
-                                  if int(k.split("-")[0][1:]) == repeat})
-        recalls.append(class_table([one]).set_index("class")["recall"])
+    recalls = [class_table([only_repeats(run, {repeat})]).set_index("class")["recall"]
+               for repeat in per_seed.index]
     lines += ["", "Recall summed over the folds, per seed: " + "; ".join(
         f"{name} {', '.join(f'{r[name]:.0f}' for r in recalls)}" for name in run.classes)
         + " (%).", ""]
@@ -95,7 +93,7 @@ def main() -> None:
           f"to {config.seed + args.repeats - 1}; {cpu()}.\n")
     reference = None
     for label in labels:
-        _, changes, noisy = CONFIGS[label]
+        changes, noisy = CONFIGS[label]
         if noisy and noisy_store is None:
             noisy_store = course.features("logspec", mixnoise=1, progress=False)
         folder = course.work / "cv-seeds" / label
@@ -108,7 +106,7 @@ def main() -> None:
         lines.insert(1, f"\n({minutes:.1f} min for the folds not already there)")
         print("\n".join(lines), flush=True)
         if label == REFERENCE:
-            reference = folder
+            reference = load_runs([folder])[0]
 
 
 if __name__ == "__main__":

@@ -211,10 +211,9 @@ def _dataclass_options(p: argparse.ArgumentParser, cls, *, choices: dict | None 
             _dataclass_options(p, nested, choices=choices, help=help)
             continue
         meta = dict(f.metadata)  # what is left after help and choices goes to add_argument
-        text = (help or {}).get(f.name) or meta.pop("help", None)
-        meta.pop("help", None)
-        field_choices = (choices or {}).get(f.name) or meta.pop("choices", None)
-        meta.pop("choices", None)
+        own_help, own_choices = meta.pop("help", None), meta.pop("choices", None)
+        text = (help or {}).get(f.name) or own_help
+        field_choices = (choices or {}).get(f.name) or own_choices
         required = f.default is MISSING
         kwargs = {"default": None if required else f.default, "help": text}
         if required:
