@@ -3,7 +3,8 @@
 Notebooks 9 and 10 train each configuration once (one training seed, five folds), so
 their tables are one draw and every paired comparison reads "too few folds to tell".
 This script runs the same configurations, with the course's settings tier, on the same
-five folds with ``--repeats`` training seeds (the tier's seed + r), and prints for each:
+folds (all five; notebook 10's ResNet-18 and RegNet on its three) with ``--repeats``
+training seeds (the tier's seed + r), and prints for each:
 
 * its mean WA and UA for every seed, and the range over seeds;
 * the paired UA difference from FCN+GAP over the folds x seeds (the report's sign-flip
@@ -33,17 +34,21 @@ import serlib
 from serlib.report import Run, class_table, load_runs, paired_difference
 
 REFERENCE = "alexnet_gap"
-# label -> (changes to the tier's settings, whether it reads notebook 6's noisy copies);
-# notebook 9's configurations, then notebook 10's attention FCN and SpecAugment
+# notebook 10 trains its slower backbones on these folds only in the quick tier
+SOME_FOLDS = ("1M", "3M", "5F")
+# label -> (changes to the tier's settings, whether it reads notebook 6's noisy copies,
+# its folds: None for all five); notebook 9's configurations, then notebook 10's
 CONFIGS = {
-    "majority": ({"ser_model": "majority"}, False),
-    REFERENCE: ({}, False),
-    "alexnet_gap+mixup": ({"mixup": True}, False),
-    "alexnet_gap+stability": ({"stability": True}, True),
-    "alexnet_gap+oversampling": ({"oversampling": True}, False),
-    "alexnet_att": ({"ser_model": "alexnet_att"}, False),
-    "alexnet_gap+specaugment": ({"specaugment": True}, False),
-    "alexnet": ({"ser_model": "alexnet"}, False),
+    "majority": ({"ser_model": "majority"}, False, None),
+    REFERENCE: ({}, False, None),
+    "alexnet_gap+mixup": ({"mixup": True}, False, None),
+    "alexnet_gap+stability": ({"stability": True}, True, None),
+    "alexnet_gap+oversampling": ({"oversampling": True}, False, None),
+    "alexnet_att": ({"ser_model": "alexnet_att"}, False, None),
+    "alexnet_gap+specaugment": ({"specaugment": True}, False, None),
+    "alexnet": ({"ser_model": "alexnet"}, False, None),
+    "resnet18_gap": ({"ser_model": "resnet18_gap"}, False, SOME_FOLDS),
+    "regnet_y_400mf_gap": ({"ser_model": "regnet_y_400mf_gap"}, False, SOME_FOLDS),
 }
 
 
@@ -60,7 +65,7 @@ def seed_lines(folder: Path, label: str, seed: int, reference: Run | None) -> li
     lines += ["", f"Range over {len(per_seed)} seeds: WA {per_seed['WA'].min():.1f} to "
                   f"{per_seed['WA'].max():.1f}, UA {per_seed['UA'].min():.1f} to "
                   f"{per_seed['UA'].max():.1f} (mean {per_seed['UA'].mean():.1f})."]
-    if reference is not None:
+    if reference is not None:  # on the folds the run has
         paired = paired_difference(reference, run, "UA")
         lines.append(f"Against FCN+GAP over {paired.pairs} pairs ({paired.folds} folds): "
                      f"ΔUA {paired.mean:+.1f} [{paired.low:+.1f}, {paired.high:+.1f}], "
@@ -93,14 +98,14 @@ def main() -> None:
           f"to {config.seed + args.repeats - 1}; {cpu()}.\n")
     reference = None
     for label in labels:
-        changes, noisy = CONFIGS[label]
+        changes, noisy, folds = CONFIGS[label]
         if noisy and noisy_store is None:
             noisy_store = course.features("logspec", mixnoise=1, progress=False)
         folder = course.work / "cv-seeds" / label
         start = time.perf_counter()
         serlib.run_cv(noisy_store if noisy else store, "5fold", replace(config, **changes),
-                      folder, repeats=args.repeats, label=label, progress=False,
-                      log=lambda _: None)
+                      folder, repeats=args.repeats, folds=folds, label=label,
+                      progress=False, log=lambda _: None)
         minutes = (time.perf_counter() - start) / 60
         lines = seed_lines(folder, label, config.seed, reference)
         lines.insert(1, f"\n({minutes:.1f} min for the folds not already there)")
