@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from seeds import cpu, only_repeats  # benchmarks/seeds.py, beside this script
 
@@ -52,9 +51,8 @@ CONFIGS = {
 }
 
 
-def seed_lines(folder: Path, label: str, seed: int, reference: Run | None) -> list[str]:
+def seed_lines(run: Run, label: str, seed: int, reference: Run | None) -> list[str]:
     """One configuration's per-seed means, range, paired comparison and class recalls."""
-    run = load_runs([folder])[0]
     table = run.table()
     per_seed = table.groupby("repeat")[["WA", "UA"]].mean()
     lines = [f"### {label}", "", "| training seed | WA (%) | UA (%) | lowest fold UA (%) |",
@@ -107,11 +105,12 @@ def main() -> None:
                       folder, repeats=args.repeats, folds=folds, label=label,
                       progress=False, log=lambda _: None)
         minutes = (time.perf_counter() - start) / 60
-        lines = seed_lines(folder, label, config.seed, reference)
+        run = load_runs([folder])[0]
+        lines = seed_lines(run, label, config.seed, reference)
         lines.insert(1, f"\n({minutes:.1f} min for the folds not already there)")
         print("\n".join(lines), flush=True)
         if label == REFERENCE:
-            reference = load_runs([folder])[0]
+            reference = run
 
 
 if __name__ == "__main__":
