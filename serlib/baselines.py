@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,7 +34,13 @@ from .files import atomic_path
 from .metrics import Evaluation, evaluate_utterances
 from .store import FeatureStore
 
-__all__ = ["BASELINES", "BASELINE_MODELS", "Baseline", "egemaps", "fit_baseline"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .cv import Fold
+
+__all__ = ["BASELINES", "BASELINE_MODELS", "Baseline", "egemaps", "fit_baseline",
+           "split_scores"]
 
 FEATURE_SET = "eGeMAPSv02"
 CACHE = "egemaps.npy"
@@ -148,14 +155,70 @@ def fit_baseline(store: FeatureStore, config: TrainConfig, train_ids: list[str],
         raise SerlibError(f"{config.ser_model!r} is not a baseline; baselines: "
                           f"{list(BASELINE_MODELS)}")
     spec, k = BASELINE_MODELS[config.ser_model], len(store.classes)
-    x = spec.inputs(store)
-    model = spec.make().fit(x[_speaker_rows(store, train_ids)], _labels(store, train_ids))
+    x, y = spec.inputs(store), _all_labels(store)
+    model = spec.make().fit(x[_speaker_rows(store, train_ids)], y[_speaker_rows(store, train_ids)])
 
-    def log_probs(speakers: list[str]) -> np.ndarray:  # (U, K), classes unseen in training 0
-        proba = np.zeros((len(_labels(store, speakers)), k))
-        proba[:, model.classes_] = model.predict_proba(x[_speaker_rows(store, speakers)])
-        return np.log(np.maximum(proba, 1e-12))
+    def evaluate(speakers: list[str]) -> Evaluation:
+        return _evaluate_rows(model, x, y, _speaker_rows(store, speakers), k)
 
-    val = _evaluate(log_probs(val_ids), _labels(store, val_ids), k) if val_ids else None
-    test = _evaluate(log_probs(test_ids), _labels(store, test_ids), k)
-    return val, test, _num_params(model)
+    val = evaluate(val_ids) if val_ids else None
+    return val, evaluate(test_ids), _num_params(model)
+
+
+def _all_labels(store: FeatureStore) -> np.ndarray:
+    """Every utterance's label ``(U,)`` in the store's order (the rows of ``inputs``)."""
+    return _labels(store, sorted(store, key=lambda s: store.meta["speakers"][s][0]))
+
+
+def _evaluate_rows(model, x: np.ndarray, y: np.ndarray, rows: np.ndarray, k: int) -> Evaluation:
+    """A fitted baseline on the utterances ``rows``; classes unseen in training get 0."""
+    proba = np.zeros((len(rows), k))
+    proba[:, model.classes_] = model.predict_proba(x[rows])
+    return _evaluate(np.log(np.maximum(proba, 1e-12)), y[rows], k)
+
+
+def split_scores(store: FeatureStore, folds: Sequence[Fold], *, draws: int = 20,
+                 seed: int = 0, model: str = "acoustic") -> pd.DataFrame:
+    """The baseline ``model`` on each speaker fold of ``folds``, and on ``draws`` random
+    utterance splits of the same sizes: what a split that ignores the speakers reports.
+
+    Each random split of a fold draws, class by class, a test set of as many utterances as
+    the fold's test speakers have of that class, from all the utterances, and a training set
+    of as many as its training speakers have (every speaker but the test and validation
+    ones), from the rest; so the speakers of the test utterances also speak in the training
+    set. Only the split differs: the model, its inputs, and the number of utterances of each
+    class in each set (and so what WA and UA weigh) are the same. One row per split and fold:
+    ``split`` (``speaker`` or ``random``), ``draw`` (0 for the speaker split, 1 ..
+    ``draws`` for the random ones), ``fold``, ``WA`` and ``UA`` in %.
+    """
+    import pandas as pd
+
+    from .train import check_speakers
+
+    if model not in BASELINE_MODELS:
+        raise SerlibError(f"{model!r} is not a baseline; baselines: {list(BASELINE_MODELS)}")
+    spec, k = BASELINE_MODELS[model], len(store.classes)
+    x, y = spec.inputs(store), _all_labels(store)
+    rng = np.random.default_rng(seed)
+    rows = []
+
+    def score(split: str, draw: int, fold: Fold, train: np.ndarray, test: np.ndarray) -> None:
+        result = _evaluate_rows(spec.make().fit(x[train], y[train]), x, y, test, k)
+        rows.append({"split": split, "draw": draw, "fold": fold.name,
+                     "WA": 100 * result.wa, "UA": 100 * result.ua})
+
+    counts = {}
+    for fold in folds:
+        train_ids = check_speakers(store, list(fold.val_ids), list(fold.test_ids))
+        train, test = _speaker_rows(store, train_ids), _speaker_rows(store, list(fold.test_ids))
+        counts[fold] = np.bincount(y[train], minlength=k), np.bincount(y[test], minlength=k)
+        score("speaker", 0, fold, train, test)
+    for draw in range(1, draws + 1):
+        for fold in folds:
+            train, test = [], []
+            for c, (num_train, num_test) in enumerate(zip(*counts[fold], strict=True)):
+                order = rng.permutation(np.flatnonzero(y == c))
+                test.append(order[:num_test])
+                train.append(order[num_test:num_test + num_train])
+            score("random", draw, fold, np.concatenate(train), np.concatenate(test))
+    return pd.DataFrame(rows)

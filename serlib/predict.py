@@ -92,6 +92,34 @@ class Predictor:
         fitted = {s: self.scaler_for(store[s].segments) for s in dict.fromkeys(speakers)}
         return [fitted[s] for s in speakers]
 
+    def answers(self, store: Mapping, speaker: str, batch_size: int = 256) -> pd.DataFrame:
+        """Every stored utterance of ``speaker`` with the model's answer, exactly as a fold's
+        evaluation gives it (the speaker's segments scaled as :meth:`speaker_scalers` scales
+        them, each utterance's segment log-probabilities averaged): one row per utterance
+        with ``utt_id``, ``path`` (its audio, :meth:`FeatureStore.audio_paths`), ``label``,
+        ``answer``, ``vote`` (the answer's share of the averaged vote, in %), ``segments``
+        and ``correct``. The list to read, and listen to, when asking what a model gets
+        wrong."""
+        if tuple(store.classes) != self.classes:
+            raise SerlibError(f"the model's classes {list(self.classes)} are not the store's "
+                              f"{list(store.classes)}: answers need the store it was "
+                              "trained on, or one with the same classes")
+        data = store[speaker]
+        scaler = self.scaler_for(data.segments)
+        log_probs = np.concatenate([self._log_probs(data.segments[i:i + batch_size], scaler)
+                                    for i in range(0, len(data.segments), batch_size)])
+        scores = utterance_scores(log_probs, data.num_segs)  # (U, K)
+        vote = np.exp(scores - scores.max(axis=1, keepdims=True))
+        vote /= vote.sum(axis=1, keepdims=True)
+        answer = scores.argmax(axis=1)
+        first, last = store.meta["speakers"][speaker]
+        return pd.DataFrame({
+            "utt_id": store.utt_ids[speaker], "path": store.audio_paths()[first:last],
+            "label": [self.classes[c] for c in data.utt_labels],
+            "answer": [self.classes[c] for c in answer],
+            "vote": 100 * vote[np.arange(len(answer)), answer],
+            "segments": data.num_segs, "correct": answer == data.utt_labels})
+
     def segments(self, y: np.ndarray) -> tuple[np.ndarray, int]:
         """A waveform ``(S,)`` as the model's segments ``(N, C, F, T)`` in dB, and its
         number of frames."""

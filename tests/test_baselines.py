@@ -134,3 +134,49 @@ def test_every_baseline_is_a_scikit_learn_classifier_named_as_the_configuration_
         model = spec.make()
         assert is_classifier(model), name
         clone(model)  # a proper estimator: its parameters are its constructor's
+
+
+def _memoriser_inputs(store):
+    """Inputs ``(U, 40)`` from which a model can learn each speaker's own way of showing each
+    class, and nothing that carries over to a new speaker: a random point per speaker and
+    class, plus a little noise per utterance."""
+    rng = np.random.default_rng(0)
+    points = {(s, c): rng.normal(size=40) for s in store for c in range(len(store.classes))}
+    rows = [points[s, c] for s in sorted(store, key=lambda s: store.meta["speakers"][s][0])
+            for c in store[s].utt_labels]
+    return (np.array(rows) + 0.1 * rng.normal(size=(len(rows), 40))).astype(np.float32)
+
+
+def test_a_random_split_reports_what_a_speaker_split_shows_is_only_memorised(store, monkeypatch):
+    """Direction: a model that can only learn the training speakers' own habits is at chance
+    on new speakers, and a random utterance split, whose test speakers also train, calls it
+    good. Only the split differs."""
+    from serlib.baselines import BASELINE_MODELS, Baseline, _acoustic_model, split_scores
+    from serlib.cv import make_folds
+
+    monkeypatch.setitem(BASELINE_MODELS, "memo", Baseline(_acoustic_model, _memoriser_inputs))
+    folds = make_folds("5fold", list(store))
+    scores = split_scores(store, folds, draws=3, model="memo")
+    speaker = scores.query("split == 'speaker'")["UA"].mean()
+    random = scores.query("split == 'random'")["UA"].mean()
+    assert speaker < 40 and random > 80, (speaker, random)
+
+
+def test_split_scores_fit_the_speaker_folds_as_cross_validation_does(store):
+    from serlib.baselines import split_scores
+    from serlib.cv import make_folds
+
+    folds = make_folds("5fold", list(store))
+    scores = split_scores(store, folds, draws=2, model="acoustic", seed=5)
+    assert len(scores) == 3 * len(folds) and set(scores["draw"]) == {0, 1, 2}
+    for fold, row in zip(folds, scores.query("split == 'speaker'").itertuples(), strict=True):
+        train = check_speakers(store, list(fold.val_ids), list(fold.test_ids))
+        _, test, _ = fit_baseline(store, TrainConfig(ser_model="acoustic"), train,
+                                  list(fold.val_ids), list(fold.test_ids))
+        assert row.fold == fold.name and row.UA == pytest.approx(100 * test.ua)
+    random = scores.query("split == 'random'")
+    assert not np.allclose(random.query("draw == 1")["UA"], random.query("draw == 2")["UA"])
+    again = split_scores(store, folds, draws=2, model="acoustic", seed=5)
+    assert np.array_equal(again[["WA", "UA"]].to_numpy(), scores[["WA", "UA"]].to_numpy())
+    with pytest.raises(SerlibError, match="'alexnet' is not a baseline"):
+        split_scores(store, folds, model="alexnet")

@@ -183,6 +183,43 @@ def test_a_predictor_from_the_fold_equals_one_from_its_checkpoint(fold, tmp_path
         Predictor(alex).class_maps(store["1M"].segments[:1], np.array([0]))
 
 
+@pytest.mark.parametrize("scaler", ["training", "speaker"])
+def test_answers_are_the_evaluations_answers_utterance_by_utterance(fold, scaler):
+    """The error-analysis table gives, file by file, the answers the fold's test score
+    counted: its confusion matrix is the evaluation's, under either scaling."""
+    from dataclasses import replace
+
+    from sklearn.metrics import confusion_matrix
+
+    store, index, result, _ = fold
+    if scaler != result.config.scaler:
+        result = train_fold(store, replace(TINY, scaler=scaler), "1F", "1M", progress=False,
+                            log=lambda line: None)
+    table = Predictor(result).answers(store, "1M", batch_size=5)  # batches split utterances
+    assert np.array_equal(confusion_matrix(table["label"], table["answer"],
+                                           labels=list(store.classes)), result.test.confusion)
+    files = set(index.table.query("speaker == '1M'")["path"].map(str))
+    assert set(table["path"].map(str)) == files and len(table) == len(files)
+    assert (table["correct"] == (table["label"] == table["answer"])).all()
+    assert table["vote"].between(100 / len(store.classes), 100).all()
+    assert table["segments"].sum() == len(store["1M"].segments)
+    # The vote itself, from the images training's own splits made (its scaler, its uint8)
+    import torch
+
+    from serlib.images import to_images
+    from serlib.metrics import utterance_scores
+    from serlib.train import check_speakers, make_splits
+
+    *_, test, _ = make_splits(store, check_speakers(store, ["1F"], ["1M"]), ["1F"], ["1M"],
+                              False, by_speaker=scaler == "speaker")
+    model = Predictor(result).model
+    with torch.no_grad():
+        logits = model(to_images(torch.from_numpy(test.x), result.config.image_size)).float()
+    scores = utterance_scores(torch.log_softmax(logits, 1).numpy(), test.num_segs)
+    vote = 100 * torch.softmax(torch.from_numpy(scores), 1).numpy().max(axis=1)
+    assert np.allclose(table["vote"], vote, atol=1e-3)
+
+
 def test_accuracy_vs_snr_scores_every_model_on_the_same_noisy_signals(fold):
     store, index, result, _ = fold
     table = index.table.query("speaker == '1M'")
