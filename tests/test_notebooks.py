@@ -183,3 +183,11 @@ def test_notebooks_that_assert_claims_are_run_in_the_quick_tier_by_the_suite():
                 if any("course.text_applies" in c.source and "assert " in c.source
                        for c in read(name).cells if c.cell_type == "code")}
     assert claiming and claiming == set(CLAIMS)
+
+
+def test_the_readmes_course_table_lists_every_notebook():
+    """A learner finds the course through the README's table: no notebook is left out."""
+    readme = (ROOT / "README.md").read_text()
+    rows = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert notebooks and notebooks <= rows, sorted(notebooks - rows)
