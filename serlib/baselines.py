@@ -155,8 +155,8 @@ def fit_baseline(store: FeatureStore, config: TrainConfig, train_ids: list[str],
         raise SerlibError(f"{config.ser_model!r} is not a baseline; baselines: "
                           f"{list(BASELINE_MODELS)}")
     spec, k = BASELINE_MODELS[config.ser_model], len(store.classes)
-    x, y = spec.inputs(store), _all_labels(store)
-    model = spec.make().fit(x[_speaker_rows(store, train_ids)], y[_speaker_rows(store, train_ids)])
+    x, y, train = spec.inputs(store), _all_labels(store), _speaker_rows(store, train_ids)
+    model = spec.make().fit(x[train], y[train])
 
     def evaluate(speakers: list[str]) -> Evaluation:
         return _evaluate_rows(model, x, y, _speaker_rows(store, speakers), k)

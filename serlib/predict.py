@@ -97,8 +97,9 @@ class Predictor:
         evaluation gives it (the speaker's segments scaled as :meth:`speaker_scalers` scales
         them, each utterance's segment log-probabilities averaged): one row per utterance
         with ``utt_id``, ``path`` (its audio, :meth:`FeatureStore.audio_paths`), ``label``,
-        ``answer``, ``vote`` (the answer's share of the averaged vote, in %), ``segments``
-        and ``correct``. The list to read, and listen to, when asking what a model gets
+        ``answer``, ``vote`` (how sure the model was: the answer's probability in %, from the
+        utterance's mean segment log-probabilities normalised to sum to 100 %),
+        ``segments`` and ``correct``. The list to read, and listen to, when asking what a model gets
         wrong."""
         if tuple(store.classes) != self.classes:
             raise SerlibError(f"the model's classes {list(self.classes)} are not the store's "

@@ -218,6 +218,10 @@ def test_answers_are_the_evaluations_answers_utterance_by_utterance(fold, scaler
     scores = utterance_scores(torch.log_softmax(logits, 1).numpy(), test.num_segs)
     vote = 100 * torch.softmax(torch.from_numpy(scores), 1).numpy().max(axis=1)
     assert np.allclose(table["vote"], vote, atol=1e-3)
+    other = Predictor(result)
+    other.classes = other.classes[::-1]
+    with pytest.raises(SerlibError, match="are not the store's"):
+        other.answers(store, "1M")
 
 
 def test_accuracy_vs_snr_scores_every_model_on_the_same_noisy_signals(fold):
