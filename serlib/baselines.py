@@ -151,10 +151,7 @@ def fit_baseline(store: FeatureStore, config: TrainConfig, train_ids: list[str],
     """Fit ``config.ser_model`` (a name of :data:`BASELINE_MODELS`) on the training speakers'
     utterances; returns the validation and test evaluations and the number of fitted
     parameters."""
-    if config.ser_model not in BASELINE_MODELS:
-        raise SerlibError(f"{config.ser_model!r} is not a baseline; baselines: "
-                          f"{list(BASELINE_MODELS)}")
-    spec, k = BASELINE_MODELS[config.ser_model], len(store.classes)
+    spec, k = _baseline(config.ser_model), len(store.classes)
     x, y, train = spec.inputs(store), _all_labels(store), _speaker_rows(store, train_ids)
     model = spec.make().fit(x[train], y[train])
 
@@ -163,6 +160,13 @@ def fit_baseline(store: FeatureStore, config: TrainConfig, train_ids: list[str],
 
     val = evaluate(val_ids) if val_ids else None
     return val, evaluate(test_ids), _num_params(model)
+
+
+def _baseline(name: str) -> Baseline:
+    """The baseline registered as ``name``; a :class:`SerlibError` listing them otherwise."""
+    if name not in BASELINE_MODELS:
+        raise SerlibError(f"{name!r} is not a baseline; baselines: {list(BASELINE_MODELS)}")
+    return BASELINE_MODELS[name]
 
 
 def _all_labels(store: FeatureStore) -> np.ndarray:
@@ -195,9 +199,7 @@ def split_scores(store: FeatureStore, folds: Sequence[Fold], *, draws: int = 20,
 
     from .train import check_speakers
 
-    if model not in BASELINE_MODELS:
-        raise SerlibError(f"{model!r} is not a baseline; baselines: {list(BASELINE_MODELS)}")
-    spec, k = BASELINE_MODELS[model], len(store.classes)
+    spec, k = _baseline(model), len(store.classes)
     x, y = spec.inputs(store), _all_labels(store)
     rng = np.random.default_rng(seed)
     rows = []
